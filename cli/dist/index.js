@@ -8965,7 +8965,7 @@ function markdownCode(text) {
  * written whole and percent-encoded where Markdown would end the destination; anything else is
  * shown as inert text. The label is text.
  */
-function surfaces_markdownLink(label, url) {
+function markdownLink(label, url) {
     let href;
     try {
         const parsed = new URL(url);
@@ -9002,8 +9002,6 @@ function forSlack(text) {
     return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -18624,460 +18622,12 @@ const ANY_TEXT = /^[\s\S]*$/;
 /** A GitHub deployment id. */
 const patterns_DEPLOYMENT_ID = /^\d{1,20}$/;
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
-};
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
-
-/** The one retry helper: bounded attempts, linear backoff. */
-async function retry(task, options) {
-    const clock = options.clock ?? systemClock;
-    let lastError;
-    for (let attempt = 1; attempt <= options.attempts; attempt++) {
-        try {
-            return await task(attempt);
-        }
-        catch (error) {
-            lastError = error;
-            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
-                throw error;
-            options.onRetry?.(error, attempt);
-            await clock.sleep(options.delayMs * attempt);
-        }
-    }
-    throw lastError;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
-/**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
- */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replaceAll('*', '.*')
-        .replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return (0,external_node_crypto_namespaceObject.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
-const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-function quote(word) {
-    if (word.includes('\0'))
-        throw new Error('a shell word cannot contain a NUL byte');
-    if (word !== '' && SAFE_WORD.test(word))
-        return word;
-    return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-function toShell(argv) {
-    if (argv.length === 0)
-        throw new Error('empty command');
-    return argv.map(quote).join(' ');
-}
-/** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
-function shell_script(name, body, args) {
-    return ['sh', '-c', body, name, ...args];
-}
-/**
- * Fills `{name}` placeholders of a user's command template with quoted values. The template is
- * the workflow author's text and runs in a shell; the values (image, version, ...) may come from
- * untrusted places and are quoted, so they stay single words whatever they contain.
- */
-function renderTemplate(template, values) {
-    return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
-        const value = values[name];
-        if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
-                .map((k) => `{${k}}`)
-                .join(' ')}`);
-        return quote(value);
-    });
-}
-/**
- * Placeholders that stand inside quotes or after a backslash in a template. Such a placeholder would
- * defeat the quoting (a value inside "…" could expand `$(…)`), so templates with one are refused.
- */
-function quotedPlaceholders(template) {
-    const found = [];
-    let quoteChar = null;
-    for (let i = 0; i < template.length; i++) {
-        const c = template[i];
-        if (c === '\\' && quoteChar !== "'") {
-            const next = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i + 1));
-            if (next)
-                found.push(next[1]);
-            i++;
-            continue;
-        }
-        if (quoteChar === null && (c === '"' || c === "'"))
-            quoteChar = c;
-        else if (c === quoteChar)
-            quoteChar = null;
-        else if (quoteChar !== null && c === '{') {
-            const match = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i));
-            if (match)
-                found.push(match[1]);
-        }
-    }
-    return found;
-}
-function templatePlaceholders(template) {
-    return [...template.matchAll(/\{([a-z][a-z-]*)\}/g)].map((m) => m[1]);
-}
-/** Splits a simple command line (words, single and double quotes, backslash) into argv. No expansions. */
-function splitWords(line) {
-    const words = [];
-    let current = '';
-    let inWord = false;
-    let quoteChar = null;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quoteChar) {
-            if (c === quoteChar)
-                quoteChar = null;
-            else if (c === '\\' && quoteChar === '"' && i + 1 < line.length)
-                current += line[++i];
-            else
-                current += c;
-        }
-        else if (c === "'" || c === '"') {
-            quoteChar = c;
-            inWord = true;
-        }
-        else if (c === '\\' && i + 1 < line.length) {
-            current += line[++i];
-            inWord = true;
-        }
-        else if (/\s/.test(c)) {
-            if (inWord)
-                words.push(current);
-            current = '';
-            inWord = false;
-        }
-        else {
-            current += c;
-            inWord = true;
-        }
-    }
-    if (quoteChar)
-        throw new Error(`unterminated ${quoteChar} quote`);
-    if (inWord)
-        words.push(current);
-    return words;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
-
-
-
-class HostKeyRejected extends errors_ConfigurationError {
-}
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
-    const entries = parseKnownHosts(options.knownHosts);
-    let rejection;
-    const hostVerifier = (key) => {
-        const verdict = verifyHostKey(entries, target.host, target.port, key);
-        if (verdict.ok)
-            return true;
-        if (options.insecureSkipHostKeyCheck) {
-            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
-            return true;
-        }
-        const why = {
-            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
-            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
-            revoked: 'is marked @revoked in ssh-known-hosts',
-        }[verdict.reason];
-        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
-        return false;
-    };
-    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
-    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
-    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
-    const ssh = await retry(async () => {
-        rejection = undefined;
-        const client = new Client();
-        try {
-            await client.connect({
-                host: target.host,
-                port: target.port,
-                username: target.user,
-                privateKey: options.privateKey,
-                readyTimeout: options.connectTimeoutMs,
-                hostVerifier,
-                keepaliveInterval: 10_000,
-            });
-            // Every command is a small request and a small answer: with Nagle's algorithm on, each
-            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
-            client.connection?.setNoDelay(true);
-            return client;
-        }
-        catch (error) {
-            client.dispose();
-            if (rejection)
-                throw rejection;
-            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
-        }
-    }, {
-        attempts: options.attempts ?? 3,
-        delayMs: 500,
-        // Only the connection setup is retried, and never a refused key or a refused login.
-        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
-    });
-    return {
-        label: target.label,
-        async run(argv, runOptions = {}) {
-            const command = toShell(argv);
-            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-            let timer;
-            let channel;
-            const timeout = new Promise((_, reject) => {
-                timer = setTimeout(() => {
-                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
-                    // end a command without a terminal this way, so the host may finish it on its own.
-                    try {
-                        channel?.signal('KILL');
-                        channel?.close();
-                    }
-                    catch {
-                        // the channel may already be gone
-                    }
-                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
-                }, timeoutMs);
-            });
-            try {
-                const result = await Promise.race([
-                    ssh.execCommand(command, {
-                        stdin: runOptions.stdin,
-                        noTrim: true,
-                        onChannel: (opened) => (channel = opened),
-                    }),
-                    timeout,
-                ]);
-                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
-            }
-            finally {
-                clearTimeout(timer);
-            }
-        },
-        close() {
-            ssh.dispose();
-        },
-    };
-}
-/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
-async function ssh_runChecked(remote, argv, what, options) {
-    const result = await remote.run(argv, options);
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-    return result.stdout;
-}
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state-changes.ts
 
 /**
- * Runs `task` on each host with its own connection (at most `limit` at once), closing each after
- * its task; a host that cannot be reached or whose task throws gets its error, the others go on.
+ * Changes to a host's state, pure: its history and releases, bounded in length, and the rebuilding
+ * of the releases of a state an older version wrote.
  */
-function onEachHost(hosts, limit, options, task) {
-    return settleLimit(hosts, limit, async (host) => {
-        const remote = await ssh_connect(host.target, options);
-        try {
-            return await task(remote, host);
-        }
-        finally {
-            remote.close();
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
-
-
-
-
-
-
-
-/**
- * What a host remembers about an app: which color serves, what runs in each color, every release
- * with what became of it, and the traffic change in flight (written before nginx is touched).
- * Written atomically (temporary file + rename), changed only under the lock, and every step is
- * appended to an audit log.
- */
-const colorSchema = schemas_enum(COLORS);
-// Everything read back from a host is validated with the inputs' own patterns: a state file is
-// data another party may have written, never something to print or run as it is.
-const state_version = schemas_string().regex(VERSION, 'a version label');
-const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
-const imageOrEmpty = union([literal(''), state_image]);
-const plainText = (max) => schemas_string()
-    .max(max)
-    // eslint-disable-next-line no-control-regex
-    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
-const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
-const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
-const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
-// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
-// they tell one job's lock and pending switch from another job's of the same run (a matrix).
-const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
-const jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
-const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
-const colorState = object({
-    image: state_image,
-    version: state_version,
-    port: schemas_number().int().min(1).max(65535),
-    status: schemas_enum(['running', 'stopped']),
-    since: state_time,
-});
-const historyEntry = object({
-    time: state_time,
-    runId,
-    actor,
-    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
-    color: colorSchema,
-    version: union([literal(''), state_version]),
-    image: imageOrEmpty,
-    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
-    detail: schemas_string().max(600).optional(),
-});
-/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
-const releaseSchema = object({
-    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
-    version: state_version,
-    image: state_image,
-    color: colorSchema,
-    runId,
-    deployedAt: state_time,
-    status: schemas_enum(RELEASE_STATUSES),
-    /** When it first took all traffic (null: never did). */
-    servedAt: state_time.nullable(),
-    /** When a rollback put it back in service (the newest such time). */
-    restoredAt: state_time.nullable().default(null),
-    endedAt: state_time.nullable().default(null),
-    note: plainText(300).default(''),
-    /**
-     * The runtime it was started with. Only its shape is checked here: what its options may be is
-     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
-     */
-    runtime: object({
-        name: schemas_string().max(100),
-        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
-            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
-    })
-        .optional(),
-});
-const canarySchema = object({
-    color: colorSchema,
-    version: state_version,
-    image: state_image,
-    percent: schemas_number().int().min(0).max(100),
-    since: state_time,
-    runId,
-    release: schemas_string().optional(),
-    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
-        .optional(),
-});
-/**
- * A traffic change in flight, written before nginx is touched and cleared once the outcome is
- * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
- * traffic on the `recover` side and records `commit` when that side is `to`.
- */
-const pendingSchema = object({
-    runId,
-    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
-    at: state_time,
-    from: weights.nullable(),
-    to: weights,
-    recover: schemas_enum(['from', 'to']),
-    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
-    release: schemas_string().optional(),
-    /** The job that made the change, and its token: a post step settles only its own job's change. */
-    job: jobId.optional(),
-    jobToken: jobToken.optional(),
-    commit: object({
-        active: colorSchema.nullable(),
-        canary: canarySchema.nullable(),
-        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
-    }),
-});
-const appStateSchema = object({
-    schema: union([literal(1), literal(2)]),
-    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
-    active: colorSchema.nullable(),
-    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: canarySchema.nullable(),
-    releases: array(releaseSchema).default([]),
-    pending: pendingSchema.nullable().default(null),
-    history: array(historyEntry),
-    updatedAt: state_time,
-});
 /** Folds text to one line of printable characters (for a release's note). */
 function oneLine(text) {
     // eslint-disable-next-line no-control-regex
@@ -19185,7 +18735,130 @@ function migrateState(state) {
     }
     return next;
 }
-function state_statePaths(stateDir, app) {
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+
+
+
+
+
+/**
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename, `state-write.ts`), changed only under the lock
+ * (`lock.ts`), and every step is appended to an audit log (`audit.ts`). This module is the model:
+ * the file's schema, its paths, and how its text is read and checked.
+ */
+const colorSchema = schemas_enum(COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is. The lock's owner
+// file is read with the same fields (lock-owner.ts).
+const state_version = schemas_string().regex(VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+const plainText = (max) => schemas_string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
+// they tell one job's lock and pending switch from another job's of the same run (a matrix).
+const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
+const jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
+const colorState = object({
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
+    status: schemas_enum(['running', 'stopped']),
+    since: state_time,
+});
+const historyEntry = object({
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
+    color: colorSchema,
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+    /**
+     * The runtime it was started with. Only its shape is checked here: what its options may be is
+     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+     */
+    runtime: object({
+        name: schemas_string().max(100),
+        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
+            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
+    })
+        .optional(),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
+        .optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    /** The job that made the change, and its token: a post step settles only its own job's change. */
+    job: jobId.optional(),
+    jobToken: jobToken.optional(),
+    commit: object({
+        active: colorSchema.nullable(),
+        canary: canarySchema.nullable(),
+        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
+    }),
+});
+const appStateSchema = object({
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+    active: colorSchema.nullable(),
+    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
+    history: array(historyEntry),
+    updatedAt: state_time,
+});
+function statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
     return {
         dir,
@@ -19196,177 +18869,14 @@ function state_statePaths(stateDir, app) {
         hold: `${dir}/hold`,
     };
 }
-/**
- * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
- * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
- * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
- * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
- * and the mode's umask, then renamed over the target; a planted link is never followed) or
- * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
- * file (`mv`) and none per append: on a busy host every process counts.
- */
-const WRITE_FILES_SHELL = `set -C
-put() {
-  d=\${1%/*}; [ -n "$d" ] || d=/
-  [ -d "$d" ] || mkdir -p "$d" || return 1
-  if [ "$2" = append ]; then
-    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
-    printf '%s' "$3" >> "$1"
-    return
-  fi
-  t="$d/.agent-loop.$nonce.$wrote"
-  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
-  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
-  rm -f "$t"
-  return 1
-}`;
-/**
- * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
- * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
- * are left in "$@".
- */
-const PUT_ALL_SHELL = `wrote=0; n=$1; shift
-while [ "$n" -gt 0 ]; do
-  put "$1" "$2" "$3" || break
-  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
-done
-[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
-/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
-const INLINE_WRITE_BYTES = 64 * 1024;
-/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
-function writeArgs(writes) {
-    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
-    if (total > INLINE_WRITE_BYTES)
-        return null;
-    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
-}
-/** An unguessable part for temporary names. */
-const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
-const state_commands = {
-    readFile(path) {
-        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
-    },
-    /**
-     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
-     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
-     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
-     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
-     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
-     * error on a short input.
-     */
-    writeFileAtomic(path, mode = '644', bytes) {
-        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
-    },
-    /**
-     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
-     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
-     * written, then one failed.
-     */
-    writeFiles(writes) {
-        const args = writeArgs(writes);
-        if (!args)
-            return null;
-        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
-    },
-    appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
-    },
-    /**
-     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
-     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
-     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-     * (nothing for a lock without an owner file) and exit 1.
-     */
-    acquireLock(lockDir) {
-        return shell_script('al-lock', [
-            'parent=$(dirname "$1")',
-            'mkdir -p "$parent" || exit 3',
-            // A rename replaces an empty folder: without this check, a lock folder an operator made by
-            // hand (mkdir lock) to stop deploys would be taken silently.
-            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
-            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-            '  rm -rf "$tmp"',
-            'fi',
-            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
-            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
-            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
-            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
-            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
-            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'printf "%s" "$owner"',
-            'exit 1',
-        ].join('\n'), [lockDir]);
-    },
-    /**
-     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
-     * none: exit 5 when an owner file has appeared since it was read.
-     */
-    takeOverLock(lockDir) {
-        return shell_script('al-unlock-ownerless', [
-            'set -u',
-            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
-            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
-            'rm -rf "$aside"',
-        ].join('\n'), [lockDir]);
-    },
-    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
-    breakLock(lockDir, staleSeconds) {
-        return shell_script('al-unlock-stale', [
-            'set -u',
-            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
-            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
-        ].join('\n'), [lockDir, String(staleSeconds)]);
-    },
-    /**
-     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
-     * removed, so no one ever sees it as a folder without its owner file.
-     */
-    releaseLock(lockDir, token) {
-        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
-    },
-    /**
-     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
-     * its version only once it has read the state under the lock: a monitor, its canary's.
-     */
-    relabelLock(lockDir, token) {
-        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
-    },
-    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
-    heartbeat(lockDir, token) {
-        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
-        // post step run) must not create a file in the lock's place, which would block every next run.
-        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-    },
-    /** The last state the audit log recorded (repair). */
-    lastAuditedState(auditPath) {
-        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
-    },
-};
-// --- running them --------------------------------------------------------------------------
-async function readRemoteFile(remote, path) {
-    const output = await ssh_runChecked(remote, state_commands.readFile(path), `reading ${path}`);
-    const newline = output.indexOf('\n');
-    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
-}
-async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, state_commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
-        stdin: content,
-    });
-}
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
 class StateUnreadable extends errors_HostError {
     path;
     problem;
     name = 'StateUnreadable';
     /** What the step summary says to do: a plain re-run would meet the same file. */
-    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), ' +
+        'which rebuilds the state from the audit log and the live weights and says what it found.';
     constructor(host, path, problem) {
         super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
         this.path = path;
@@ -19393,60 +18903,22 @@ function parseState(text, app) {
         return { ok: false, problem: `belongs to the app '${show_printable(parsed.data.app)}', not '${app}'` };
     return { ok: true, state: migrateState(parsed.data) };
 }
-async function state_readState(remote, paths, app, now) {
-    const text = await readRemoteFile(remote, paths.state);
-    if (text === null)
-        return emptyState(app, now);
-    const parsed = parseState(text, app);
-    if (!parsed.ok)
-        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
-    return parsed.state;
-}
 /**
  * The state file's text, only in a form the next run will read back: a value that does not fit (an
  * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
  */
-function stateText(host, state) {
+function state_stateText(host, state) {
     const text = `${JSON.stringify(state, null, 2)}\n`;
     const check = parseState(text, state.app);
     if (!check.ok)
         throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
     return text;
 }
-async function writeState(remote, paths, state) {
-    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
-}
-/**
- * Writes the state and appends audit lines in the same command (one round trip). The state comes
- * first; when only the audit append fails, the state is written and the problem is returned as a
- * warning (an audit failure never stops a phase).
- */
-async function writeStateAndAudit(remote, paths, state, auditLines) {
-    const text = stateText(remote.label, state);
-    const writes = [{ path: paths.state, content: text, mode: '644' }];
-    if (auditLines)
-        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
-    const argv = state_commands.writeFiles(writes);
-    if (!argv) {
-        // Too large to go inside one command: the state on stdin, then the audit lines.
-        await writeRemoteFile(remote, paths.state, text);
-        if (!auditLines)
-            return null;
-        return ssh_runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
-    }
-    const result = await remote.run(argv);
-    if (result.code === 0)
-        return null;
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
-        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
-    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-}
-async function audit(remote, paths, record) {
-    await runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', {
-        stdin: `${JSON.stringify(record)}\n`,
-    });
-}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/lock-owner.ts
+
+
+
 /**
  * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
  * a version it does not name yet: a lock's owner is read back with these, like the state.
@@ -19464,8 +18936,8 @@ const LOCK_PHASES = [
 const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
 const lockOwnerFields = {
     token: schemas_string().max(100),
-    runId,
-    actor,
+    runId: runId,
+    actor: actor,
     version: lockVersion,
     phase: schemas_enum(LOCK_PHASES),
     time: state_time,
@@ -19491,7 +18963,7 @@ const LOCK_OWNER_FORMS = {
  * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
  * flag saying what it should be, with what it holds escaped and cut; the others are left out.
  */
-function state_parseLockOwner(text) {
+function parseLockOwner(text) {
     try {
         const value = JSON.parse(text);
         const parsed = lockOwnerSchema.safeParse(value);
@@ -19538,66 +19010,28 @@ class LockHeld extends errors_ConfigurationError {
     stale;
     constructor(host, owner, ageSeconds, stale) {
         const who = owner
-            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
+            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} ` +
+                `(${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
             : '';
         super(!owner
             ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
-                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
+                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); ` +
+                    'it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over'
             : stale
-                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
+                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; ` +
+                    're-run with break-stale-lock: true to break it'
+                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; ` +
+                    'set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run');
         this.owner = owner;
         this.ageSeconds = ageSeconds;
         this.stale = stale;
     }
 }
-/** Takes the app's lock on a host; returns a function that releases it. */
-async function acquireLock(remote, paths, owner, options) {
-    let deadline = options.now() + options.waitSeconds * 1000;
-    let asked = false;
-    for (;;) {
-        const result = await remote.run(state_commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
-        if (result.code === 0 && result.stdout.trim() === 'acquired') {
-            return async () => {
-                await remote.run(state_commands.releaseLock(paths.lock, owner.token));
-            };
-        }
-        if (result.code === 4)
-            continue;
-        if (result.code !== 1)
-            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${show_printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
-        const [header = '', ...rest] = result.stdout.split('\n');
-        const [, seen = '0', hostNow = '0'] = header.split(' ');
-        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
-        const holder = state_parseLockOwner(rest.join('\n'));
-        if (!holder && options.takeOver) {
-            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
-            const taken = await remote.run(state_commands.takeOverLock(paths.lock));
-            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
-            if (taken.code !== 0 && taken.code !== 5)
-                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${show_printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
-            continue;
-        }
-        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
-        const stale = holder !== null && ageSeconds > options.staleSeconds;
-        if (stale && options.breakStale) {
-            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
-            await ssh_runChecked(remote, state_commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
-            continue;
-        }
-        if (!stale && !asked && options.onHeld) {
-            asked = true;
-            const atLeast = await options.onHeld(holder);
-            deadline = Math.max(deadline, options.now() + atLeast * 1000);
-        }
-        if (stale || options.now() >= deadline)
-            throw new LockHeld(remote.label, holder, ageSeconds, stale);
-        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
-    }
-}
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = require("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -19619,6 +19053,10 @@ const external_node_os_namespaceObject = require("node:os");
 /** `%`, CR and LF escaped, as the runner decodes a command's message. */
 function escapeData(text) {
     return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text) {
+    return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 /** A workflow command, `::name::message`. */
 function command(name, message) {
@@ -19644,7 +19082,7 @@ const runner = {
         if (fileCommand('OUTPUT', name, value))
             return;
         process.stdout.write(external_node_os_namespaceObject.EOL);
-        process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
+        process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
     },
     /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
     saveState(name, value) {
@@ -19806,30 +19244,110 @@ function documentProblems(error, names = {}) {
     return error.issues.map((issue) => describeIssue(issue, names));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
-
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]{2,45}$/i;
-function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${show_printable(text)}'`;
-    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-    if (!match)
-        throw new errors_ConfigurationError(expected);
-    const [, user = '', rawHost = '', rawPort] = match;
-    const bracketed = rawHost.startsWith('[');
-    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-    if (!USER.test(user))
-        throw new errors_ConfigurationError(`invalid user '${show_printable(user)}'. ${expected}`);
-    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
-    if (!validHost)
-        throw new errors_ConfigurationError(`invalid host '${show_printable(host)}'. ${expected}`);
-    const port = rawPort === undefined ? 22 : Number(rawPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+function quote(word) {
+    if (word.includes('\0'))
+        throw new Error('a shell word cannot contain a NUL byte');
+    if (word !== '' && SAFE_WORD.test(word))
+        return word;
+    return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+function toShell(argv) {
+    if (argv.length === 0)
+        throw new Error('empty command');
+    return argv.map(quote).join(' ');
+}
+/** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
+function shell_script(name, body, args) {
+    return ['sh', '-c', body, name, ...args];
+}
+/**
+ * Fills `{name}` placeholders of a user's command template with quoted values. The template is
+ * the workflow author's text and runs in a shell; the values (image, version, ...) may come from
+ * untrusted places and are quoted, so they stay single words whatever they contain.
+ */
+function renderTemplate(template, values) {
+    return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
+        const value = values[name];
+        if (value === undefined)
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
+                .map((k) => `{${k}}`)
+                .join(' ')}`);
+        return quote(value);
+    });
+}
+/**
+ * Placeholders that stand inside quotes or after a backslash in a template. Such a placeholder would
+ * defeat the quoting (a value inside "…" could expand `$(…)`), so templates with one are refused.
+ */
+function quotedPlaceholders(template) {
+    const found = [];
+    let quoteChar = null;
+    for (let i = 0; i < template.length; i++) {
+        const c = template[i];
+        if (c === '\\' && quoteChar !== "'") {
+            const next = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i + 1));
+            if (next)
+                found.push(next[1]);
+            i++;
+            continue;
+        }
+        if (quoteChar === null && (c === '"' || c === "'"))
+            quoteChar = c;
+        else if (c === quoteChar)
+            quoteChar = null;
+        else if (quoteChar !== null && c === '{') {
+            const match = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i));
+            if (match)
+                found.push(match[1]);
+        }
+    }
+    return found;
+}
+function templatePlaceholders(template) {
+    return [...template.matchAll(/\{([a-z][a-z-]*)\}/g)].map((m) => m[1]);
+}
+/** Splits a simple command line (words, single and double quotes, backslash) into argv. No expansions. */
+function splitWords(line) {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quoteChar = null;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quoteChar) {
+            if (c === quoteChar)
+                quoteChar = null;
+            else if (c === '\\' && quoteChar === '"' && i + 1 < line.length)
+                current += line[++i];
+            else
+                current += c;
+        }
+        else if (c === "'" || c === '"') {
+            quoteChar = c;
+            inWord = true;
+        }
+        else if (c === '\\' && i + 1 < line.length) {
+            current += line[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(c)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else {
+            current += c;
+            inWord = true;
+        }
+    }
+    if (quoteChar)
+        throw new Error(`unterminated ${quoteChar} quote`);
+    if (inWord)
+        words.push(current);
+    return words;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
@@ -20013,8 +19531,2003 @@ function mask(secret) {
         if (line.trim().length >= 4)
             runner.setSecret(line.trim());
 }
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
+
+
+/**
+ * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
+ * name an input gives: the one place a seam's implementations are listed. Each seam's registry
+ * lives in the folder that owns its interface and holds the built-in implementations; a team adds
+ * its own with `register`, before the inputs are read, and changes no file of the core. The names
+ * an input accepts, and the error for any other, come from the registry itself.
+ */
+class Registry {
+    seam;
+    input;
+    entries = new Map();
+    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
+    constructor(seam, input, builtIn) {
+        this.seam = seam;
+        this.input = input;
+        for (const [name, entry] of Object.entries(builtIn))
+            this.register(name, entry);
+    }
+    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
+    register(name, entry) {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${show_printable(name)}'`);
+        if (this.entries.has(name))
+            throw new Error(`a ${this.seam} named ${name} is already registered`);
+        this.entries.set(name, entry);
+        return this;
+    }
+    /** The registered names, in the order they were registered (the built-in ones first). */
+    names() {
+        return [...this.entries.keys()];
+    }
+    has(name) {
+        return this.entries.has(name);
+    }
+    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
+    get(name) {
+        const entry = this.entries.get(name);
+        if (entry === undefined)
+            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
+        return entry;
+    }
+    /** What an unknown name is told: the names there are, and the one given. */
+    unknown(name) {
+        return `expected one of ${this.names().join(', ')}, got '${show_printable(name)}'`;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
+
+/** The one retry helper: bounded attempts, linear backoff. */
+async function retry(task, options) {
+    const clock = options.clock ?? systemClock;
+    let lastError;
+    for (let attempt = 1; attempt <= options.attempts; attempt++) {
+        try {
+            return await task(attempt);
+        }
+        catch (error) {
+            lastError = error;
+            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
+                throw error;
+            options.onRetry?.(error, attempt);
+            await clock.sleep(options.delayMs * attempt);
+        }
+    }
+    throw lastError;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
+
+
+function fingerprint(key) {
+    return `SHA256:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+function parseKnownHosts(text) {
+    const entries = [];
+    text.split(/\r?\n/).forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const fields = line.split(/\s+/);
+        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
+        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
+        }
+        const [patterns, keyType, keyBase64] = fields;
+        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
+        }
+        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
+    });
+    return entries;
+}
+/**
+ * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
+ * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ */
+function hostName(host, port) {
+    const name = host.toLowerCase();
+    return port === 22 ? name : `[${name}]:${port}`;
+}
+function globToRegExp(pattern) {
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
+    return new RegExp(`^${escaped}$`, 'i');
+}
+function matchesHashed(pattern, name) {
+    const [, magic, salt, hash] = pattern.split('|');
+    if (magic !== '1' || !salt || !hash)
+        return false;
+    return (0,external_node_crypto_namespaceObject.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+}
+function matches(patterns, name) {
+    if (patterns.startsWith('|'))
+        return matchesHashed(patterns, name);
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
+function verifyHostKey(entries, host, port, key) {
+    const name = hostName(host, port);
+    const print = fingerprint(key);
+    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
+    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
+        return { ok: false, reason: 'revoked', fingerprint: print };
+    const known = forHost.filter((entry) => entry.marker === '');
+    if (known.some((entry) => entry.key.equals(key)))
+        return { ok: true, fingerprint: print };
+    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
+
+
+
+class HostKeyRejected extends errors_ConfigurationError {
+}
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+async function connect(target, options) {
+    const entries = parseKnownHosts(options.knownHosts);
+    let rejection;
+    const hostVerifier = (key) => {
+        const verdict = verifyHostKey(entries, target.host, target.port, key);
+        if (verdict.ok)
+            return true;
+        if (options.insecureSkipHostKeyCheck) {
+            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
+            return true;
+        }
+        const why = {
+            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
+            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
+            revoked: 'is marked @revoked in ssh-known-hosts',
+        }[verdict.reason];
+        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
+        return false;
+    };
+    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
+    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
+    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
+    const ssh = await retry(async () => {
+        rejection = undefined;
+        const client = new Client();
+        try {
+            await client.connect({
+                host: target.host,
+                port: target.port,
+                username: target.user,
+                privateKey: options.privateKey,
+                readyTimeout: options.connectTimeoutMs,
+                hostVerifier,
+                keepaliveInterval: 10_000,
+            });
+            // Every command is a small request and a small answer: with Nagle's algorithm on, each
+            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
+            client.connection?.setNoDelay(true);
+            return client;
+        }
+        catch (error) {
+            client.dispose();
+            if (rejection)
+                throw rejection;
+            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
+        }
+    }, {
+        attempts: options.attempts ?? 3,
+        delayMs: 500,
+        // Only the connection setup is retried, and never a refused key or a refused login.
+        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
+    });
+    return {
+        label: target.label,
+        async run(argv, runOptions = {}) {
+            const command = toShell(argv);
+            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+            let timer;
+            let channel;
+            const timeout = new Promise((_, reject) => {
+                timer = setTimeout(() => {
+                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
+                    // end a command without a terminal this way, so the host may finish it on its own.
+                    try {
+                        channel?.signal('KILL');
+                        channel?.close();
+                    }
+                    catch {
+                        // the channel may already be gone
+                    }
+                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+                }, timeoutMs);
+            });
+            try {
+                const result = await Promise.race([
+                    ssh.execCommand(command, {
+                        stdin: runOptions.stdin,
+                        noTrim: true,
+                        onChannel: (opened) => (channel = opened),
+                    }),
+                    timeout,
+                ]);
+                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
+            }
+            finally {
+                clearTimeout(timer);
+            }
+        },
+        close() {
+            ssh.dispose();
+        },
+    };
+}
+/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
+async function ssh_runChecked(remote, argv, what, options) {
+    const result = await remote.run(argv, options);
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+    return result.stdout;
+}
+
+/**
+ * Runs `task` on each host with its own connection (at most `limit` at once), closing each after
+ * its task; a host that cannot be reached or whose task throws gets its error, the others go on.
+ */
+function onEachHost(hosts, limit, options, task) {
+    return settleLimit(hosts, limit, async (host) => {
+        const remote = await connect(host.target, options);
+        try {
+            return await task(remote, host);
+        }
+        finally {
+            remote.close();
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/audit.ts
+
+
+
+async function audit(remote, paths, record) {
+    await runChecked(remote, fileCommands.appendLine(paths.audit), 'writing the audit log', {
+        stdin: `${JSON.stringify(record)}\n`,
+    });
+}
+const auditCommands = {
+    /** The last state the audit log recorded (repair). */
+    lastAuditedState(auditPath) {
+        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+    },
+};
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/lock.ts
+
+
+
+
+/**
+ * A host's lock for one app: a folder made in one atomic step with its owner file inside, kept alive
+ * by a heartbeat, released only by its owner, broken only when stale, taken over only when ownerless.
+ */
+const lockCommands = {
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * (nothing for a lock without an owner file) and exit 1.
+     */
+    acquireLock(lockDir) {
+        return shell_script('al-lock', [
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            // A rename replaces an empty folder: without this check, a lock folder an operator made by
+            // hand (mkdir lock) to stop deploys would be taken silently.
+            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            '  rm -rf "$tmp"',
+            'fi',
+            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
+            'printf "%s" "$owner"',
+            'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /**
+     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+     * none: exit 5 when an owner file has appeared since it was read.
+     */
+    takeOverLock(lockDir) {
+        return shell_script('al-unlock-ownerless', [
+            'set -u',
+            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+            'rm -rf "$aside"',
+        ].join('\n'), [lockDir]);
+    },
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
+    },
+    /**
+     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+     * removed, so no one ever sees it as a folder without its owner file.
+     */
+    releaseLock(lockDir, token) {
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then ' +
+            'aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; ' +
+            'mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
+    },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; ' +
+            'cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+};
+/** Takes the app's lock on a host; returns a function that releases it. */
+async function acquireLock(remote, paths, owner, options) {
+    let deadline = options.now() + options.waitSeconds * 1000;
+    let asked = false;
+    for (;;) {
+        const result = await remote.run(lockCommands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        if (result.code === 0 && result.stdout.trim() === 'acquired') {
+            return async () => {
+                await remote.run(lockCommands.releaseLock(paths.lock, owner.token));
+            };
+        }
+        if (result.code === 4)
+            continue;
+        if (result.code !== 1)
+            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${show_printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+        const [header = '', ...rest] = result.stdout.split('\n');
+        const [, seen = '0', hostNow = '0'] = header.split(' ');
+        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
+        const holder = parseLockOwner(rest.join('\n'));
+        if (!holder && options.takeOver) {
+            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
+            const taken = await remote.run(lockCommands.takeOverLock(paths.lock));
+            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
+            if (taken.code !== 0 && taken.code !== 5)
+                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${show_printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+            continue;
+        }
+        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
+        const stale = holder !== null && ageSeconds > options.staleSeconds;
+        if (stale && options.breakStale) {
+            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
+            await ssh_runChecked(remote, lockCommands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+            continue;
+        }
+        if (!stale && !asked && options.onHeld) {
+            asked = true;
+            const atLeast = await options.onHeld(holder);
+            deadline = Math.max(deadline, options.now() + atLeast * 1000);
+        }
+        if (stale || options.now() >= deadline)
+            throw new LockHeld(remote.label, holder, ageSeconds, stale);
+        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state-write.ts
+
+
+
+
+
+
+/**
+ * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
+ * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
+ * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
+ * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
+ * and the mode's umask, then renamed over the target; a planted link is never followed) or
+ * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
+ * file (`mv`) and none per append: on a busy host every process counts.
+ */
+const WRITE_FILES_SHELL = `set -C
+put() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  [ -d "$d" ] || mkdir -p "$d" || return 1
+  if [ "$2" = append ]; then
+    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
+    printf '%s' "$3" >> "$1"
+    return
+  fi
+  t="$d/.agent-loop.$nonce.$wrote"
+  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
+  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
+  rm -f "$t"
+  return 1
+}`;
+/**
+ * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
+ * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
+ * are left in "$@".
+ */
+const PUT_ALL_SHELL = `wrote=0; n=$1; shift
+while [ "$n" -gt 0 ]; do
+  put "$1" "$2" "$3" || break
+  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
+done
+[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
+/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
+const INLINE_WRITE_BYTES = 64 * 1024;
+/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
+function writeArgs(writes) {
+    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
+    if (total > INLINE_WRITE_BYTES)
+        return null;
+    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
+}
+/** An unguessable part for temporary names. */
+const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
+const state_write_fileCommands = {
+    readFile(path) {
+        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+    },
+    /**
+     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
+     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
+     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
+     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
+     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
+     * error on a short input.
+     */
+    writeFileAtomic(path, mode = '644', bytes) {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); ' +
+            'trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; ' +
+            'if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then ' +
+            'echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; ' +
+            'chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+    },
+    /**
+     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
+     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
+     * written, then one failed.
+     */
+    writeFiles(writes) {
+        const args = writeArgs(writes);
+        if (!args)
+            return null;
+        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n` +
+            `[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
+    },
+    appendLine(path) {
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+    },
+};
+async function readRemoteFile(remote, path) {
+    const output = await ssh_runChecked(remote, state_write_fileCommands.readFile(path), `reading ${path}`);
+    const newline = output.indexOf('\n');
+    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
+}
+async function writeRemoteFile(remote, path, content) {
+    await ssh_runChecked(remote, state_write_fileCommands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+        stdin: content,
+    });
+}
+async function readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
+}
+async function writeState(remote, paths, state) {
+    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
+}
+/**
+ * Writes the state and appends audit lines in the same command (one round trip). The state comes
+ * first; when only the audit append fails, the state is written and the problem is returned as a
+ * warning (an audit failure never stops a phase).
+ */
+async function writeStateAndAudit(remote, paths, state, auditLines) {
+    const text = state_stateText(remote.label, state);
+    const writes = [{ path: paths.state, content: text, mode: '644' }];
+    if (auditLines)
+        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
+    const argv = state_write_fileCommands.writeFiles(writes);
+    if (!argv) {
+        // Too large to go inside one command: the state on stdin, then the audit lines.
+        await writeRemoteFile(remote, paths.state, text);
+        if (!auditLines)
+            return null;
+        return ssh_runChecked(remote, state_write_fileCommands.appendLine(paths.audit), 'writing the audit log', {
+            stdin: auditLines,
+        }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
+    }
+    const result = await remote.run(argv);
+    if (result.code === 0)
+        return null;
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/commands.ts
+
+
+
+/** Every command the state, the lock and the audit log send to a host (each returns an argv, run elsewhere). */
+const commands = { ...state_write_fileCommands, ...lockCommands, ...auditCommands };
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-commands.ts
+
+/**
+ * The HAProxy router's commands to a host: the switch (set the weights on HAProxy's admin socket
+ * and read them back, with the write-ahead record and the outcome in the same command) and the
+ * read of what HAProxy serves. `CLI_SHELL` is their shell for the socket, also the doctor's.
+ */
+/**
+ * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
+ * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
+ * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
+ * document and `split_answers` reads the answers with the shell's own `read`: no process on the
+ * switch's path but socat.
+ */
+const CLI_SHELL = `cli() {
+  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
+$1
+EOF
+}
+first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
+# Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
+split_answers() {
+  a1=; a2=; a3=; a4=; k=1; text=
+  while IFS= read -r line; do
+    if [ -n "$line" ]; then [ -n "$text" ] || text=$line; continue; fi
+    case $k in 1) a1=$text ;; 2) a2=$text ;; 3) a3=$text ;; 4) a4=$text ;; esac
+    k=$(( k + 1 )); text=
+  done <<EOF
+\${1%.}
+EOF
+}
+# Sets w from one answer of \`get weight\` ("N (initial M)"); else why.
+weight_of() {
+  case $1 in [0-9]*" (initial "*) w=\${1%% *}; case $w in *[!0-9]*) ;; *) return 0 ;; esac ;; esac
+  w=; why="HAProxy answered '$(first_line "$1")'"; return 1
+}
+# Sets cur_blue and cur_green from two answers of \`get weight\`; else why.
+weights_from() {
+  cur_blue=; cur_green=
+  weight_of "$1" || return 1; cur_blue=$w
+  weight_of "$2" || return 1; cur_green=$w
+}
+read_weights() {
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1
+  fi
+  split_answers "$out"; weights_from "$a1" "$a2"
+}`;
+/**
+ * The switch in one command: the write-ahead record (when it cannot be written, HAProxy is not
+ * touched: exit 35), the weights read (the previous ones, to put back on failure), set and read
+ * back on one connection, then the outcome once they are live (exit 36 when it cannot be written:
+ * the caller puts traffic back). The server whose share grows is set first, so that the backend
+ * never has both servers at 0 on the way (no server: 503). On a refused command or weights that do
+ * not read back, the previous weights are set again, in the same order rule.
+ *
+ * Exit codes: 2 arguments refused; 23 HAProxy refused a weight command (previous weights put back);
+ * 24 the weights read back are not the ones set (previous weights put back); 25 HAProxy could not
+ * be reached or did not give the weights, before anything was changed (socat missing, socket
+ * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
+ * the set being sent until it was read back.
+ */
+const SWITCH_SCRIPT = `set -u
+nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
+case $socket in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the HAProxy socket must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+case $backend in ''|*[!A-Za-z0-9_.:-]*) die 2 "refused: the HAProxy backend must be letters, digits and _ . : -" ;; esac
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) die 2 "refused: each weight must be a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || die 2 "refused: each weight must be a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || die 2 "refused: the weights must be two shares that add up to 100"
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
+command -v socat >/dev/null 2>&1 ||
+  die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+${CLI_SHELL}
+now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
+# Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
+set_weights() {
+  if [ "$2" -gt "$cur_green" ]; then order="green $2 blue $1"; else order="blue $1 green $2"; fi
+  set -- $order "$1" "$2"
+  if ! out=$(cli "set server $backend/$1 weight $2; set server $backend/$3 weight $4; get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 3
+  fi
+  split_answers "$out"
+  if [ -n "$a1$a2" ]; then weights_from "$a3" "$a4"; why="HAProxy answered '$(first_line "\${a1:-$a2}")'"; return 3; fi
+  weights_from "$a3" "$a4" || return 4
+  { [ "$cur_blue" = "$5" ] && [ "$cur_green" = "$6" ]; } || { why="HAProxy reads back blue $cur_blue, green $cur_green"; return 4; }
+  return 0
+}
+read_weights || die 25 "$why; nothing was changed"
+prev_blue=$cur_blue; prev_green=$cur_green
+now_us; started=$us
+set_weights "$blue" "$green"; code=$?
+if [ "$code" -ne 0 ]; then
+  failure=$why
+  # What HAProxy holds now may be neither: put the previous weights back from what was read.
+  [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then
+    back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
+  else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
+  die $(( code + 20 )) "$failure; $back"
+fi
+now_us; live=$(( us - started ))
+printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
+ * router's own record) go inside it when they are small enough together; otherwise null.
+ */
+function haproxySwitchCommand(site, weights, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    return shell_script('al-haproxy-switch', SWITCH_SCRIPT, [
+        nonce(),
+        site.socket,
+        site.backend,
+        String(weights.blue),
+        String(weights.green),
+        ...writeArgs(before),
+        ...writeArgs(after),
+    ]);
+}
+/**
+ * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
+ */
+function haproxyReadCommand(site, recordPath, probe = []) {
+    return shell_script('al-haproxy-weights', [
+        'socket=$1; backend=$2; record=$3; shift 3',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0',
+        '  set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        '[ $# -eq 0 ] || curl "$@"',
+        CLI_SHELL,
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"',
+        'elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do',
+        '  case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac',
+        'done < "$record"; fi; echo end',
+    ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function router_formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 ||
+        weights.blue < 0 ||
+        weights.green < 0 ||
+        !Number.isInteger(weights.blue) ||
+        !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+    }
+}
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights ||
+            typeof value.weights.blue !== 'number' ||
+            typeof value.weights.green !== 'number' ||
+            typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+/**
+ * Exit codes every router's switch command shares: 35, the write-ahead record could not be written
+ * (traffic was not touched); 36, the new weights are live but their outcome could not be written
+ * (the caller puts traffic back, since a switch nobody recorded must not stay).
+ */
+const RECORD_NOT_WRITTEN = 35;
+const OUTCOME_NOT_WRITTEN = 36;
+/**
+ * The error of a switch command that exited with one of the shared codes above (`says`: what it
+ * printed), or null for another code, which the router reads itself.
+ */
+function recordFailure(host, code, says) {
+    if (code === RECORD_NOT_WRITTEN)
+        return new errors_HostError(host, `the switch could not be recorded before making it, so traffic was not touched: ${says}`);
+    if (code === OUTCOME_NOT_WRITTEN)
+        return new UnrecordedSwitchError(host, `the new weights are live, but their outcome could not be recorded: ${says}`);
+    return null;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!patterns_APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket ` +
+            `(letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return (`# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n` +
+        `# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`);
+}
+/**
+ * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
+ * add up to 100 (the router's own), and are scaled to 100 otherwise (weights an admin set); both at
+ * 0 serve nothing (live is null), as does a socket that cannot be read. The live generation is the
+ * record's when the record says the same weights, else one named after the weights.
+ */
+function parseHaproxyView(output) {
+    let served = null;
+    let unread = null;
+    let file = null;
+    const health = {};
+    for (const raw of output.split('\n')) {
+        const line = raw.trim();
+        const weights = /^weights (\d{1,3}) (\d{1,3})$/.exec(line);
+        if (weights)
+            served = shares(Number(weights[1]), Number(weights[2]));
+        if (line.startsWith('unread '))
+            unread = line.slice(7, 300);
+        if (line.startsWith('file '))
+            file = parseIncludeHeader(`# agent-loop: ${line.slice(5)}`);
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line);
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
+    const live = served
+        ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` }
+        : null;
+    return { live, file, health, unread };
+}
+function shares(blue, green) {
+    const total = blue + green;
+    if (total === 0 || blue > 256 || green > 256)
+        return null;
+    if (total === 100)
+        return { blue, green };
+    const scaled = Math.round((blue * 100) / total);
+    return { blue: scaled, green: 100 - scaled };
+}
+class HaproxyRouter {
+    remote;
+    site;
+    now;
+    recordPath;
+    constructor(remote, site, stateDir, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        checkHaproxySite(site, stateDir);
+        this.recordPath = haproxyRecordPath(stateDir, site.app);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const record = {
+            path: this.recordPath,
+            content: haproxyRecord(this.site, weights, newGeneration(this.now())),
+            mode: '644',
+        };
+        const before = options.before ?? [];
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
+        let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
+        if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of before) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = haproxySwitchCommand(this.site, weights, [], [record]);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const haproxySays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 23
+                ? 'HAProxy refused the weight command'
+                : result.code === 24
+                    ? 'HAProxy did not serve the new weights'
+                    : result.code === 25
+                        ? 'HAProxy could not be asked for its weights, so traffic was not touched'
+                        : result.code === 2
+                            ? 'the HAProxy switch refused its arguments'
+                            : 'the HAProxy switch failed';
+            throw (recordFailure(this.remote.label, result.code, haproxySays) ??
+                new errors_HostError(this.remote.label, `${what}: ${haproxySays}`));
+        }
+        const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        // No old process keeps the previous weights: once read back, every connection uses them.
+        return { weights, liveMs, settledMs: liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(haproxyReadCommand(this.site, this.recordPath, probe));
+        const { live, file, health } = parseHaproxyView(result.stdout);
+        return { live, file, health };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
+
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`. A host whose traffic goes through another router (HAProxy) has no nginx to set
+ * up: it gets the state directory, the access log, and the helper with its maintenance verbs alone
+ * (the package upgrade and the log rotation as root) with the same sudoers rule.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = (/* unused pure expression or super */ null && ('log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,' +
+    '"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",' +
+    '"upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';'));
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
+ */
+function sudoersRule(deployUser, helperPath) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
+    return [
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
+        '',
+    ].join('\n');
+}
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
+}
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * no include directory and no nginx (nginxPath is not used): the state directory, the access log,
+ * and the helper with its maintenance verbs alone, with its sudoers rule.
+ */
+function setupCommand(plan, nginxPath, helperText) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
+    return script('al-host-setup', SETUP_SCRIPT, [
+        plan.deployUser,
+        plan.stateDir,
+        plan.includeDir,
+        plan.accessLog,
+        plan.sudoersFile,
+        AGENT_LOOP_LOG_FORMAT,
+        rule,
+        plan.switchHelper,
+        helperText,
+        app,
+        placeholder,
+        drivesNginx(plan) ? 'yes' : 'no',
+        ...(drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
+    ]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there (for
+ * another router than nginx, for no nginx: `[]`).
+ */
+async function setupHost(remote, plan, helperFor) {
+    if (!drivesNginx(plan)) {
+        // No nginx to locate: the helper holds the maintenance verbs alone.
+        const result = await remote.run(setupCommand(plan, '', helperFor([])), { timeoutMs: 120_000 });
+        const report = parseSetup(remote.label, result.stdout);
+        if (result.code !== 0 && !report.fatal)
+            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+        return report;
+    }
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return {
+            host: remote.label,
+            nginxPath: '',
+            items: [],
+            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
+        };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
+        timeoutMs: 120_000,
+    });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-prerequisites.ts
+
+
+
+/**
+ * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
+ * may connect to it: a Unix socket needs write permission), its group and mode, then on one
+ * connection the socket's level and the weights of the app's two servers (`No such backend.`, `No
+ * such server.` otherwise).
+ */
+const DOCTOR_SCRIPT = `socket=$1; backend=$2
+echo "user=$(id -un)"
+if command -v socat >/dev/null 2>&1; then echo socat=yes; else echo socat=no; fi
+if [ ! -e "$socket" ]; then echo socket=missing
+elif [ ! -S "$socket" ]; then echo socket=other
+elif [ -w "$socket" ]; then echo socket=usable
+else echo socket=denied; fi
+printf 'group=%s\\n' "$(stat -c %G "$socket" 2>/dev/null)"
+printf 'mode=%s\\n' "$(stat -c %a "$socket" 2>/dev/null)"
+${CLI_SHELL}
+if command -v socat >/dev/null 2>&1 && [ -S "$socket" ] && [ -w "$socket" ]; then
+  if out=$(cli "show cli level; get weight $backend/blue; get weight $backend/green"); then
+    split_answers "$out"
+    printf 'level=%s\\nblue=%s\\ngreen=%s\\n' "$(first_line "$a1")" "$(first_line "$a2")" "$(first_line "$a3")"
+  else printf 'unreachable=%s\\n' "$(first_line "$out")"; fi
+fi`;
+function haproxyDoctorCommand(site) {
+    return shell_script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
+}
+function parseHaproxyFacts(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && !values.has(line.slice(0, eq)))
+            values.set(line.slice(0, eq), line.slice(eq + 1).slice(0, 300));
+    }
+    const get = (key) => values.get(key) ?? '';
+    const socket = get('socket');
+    return {
+        user: get('user'),
+        socat: get('socat') === 'yes',
+        socket: socket === 'usable' || socket === 'missing' || socket === 'other' ? socket : 'denied',
+        group: get('group'),
+        mode: get('mode'),
+        level: get('level'),
+        blue: get('blue'),
+        green: get('green'),
+        unreachable: get('unreachable'),
+    };
+}
+/** The stats socket line of the README's configuration, for this socket. */
+const statsSocketLine = (socket, group = 'agent-loop') => `stats socket ${socket} mode 660 group ${group} level admin`;
+/** Whether the socket's mode lets its group connect (group write), e.g. 660. */
+const groupMayWrite = (mode) => /^[0-7]*[2367][0-7]$/.test(mode);
+/**
+ * How the deploy user gets the socket: through its group. A group of its own that only the deploy
+ * user is in (README: "What the socket lets its holder do"): the socket's group when it has one
+ * that is not root's and lets its members write, else `agent-loop` once the configuration gives it.
+ */
+function socketAccessFix(socket, user, group, mode) {
+    const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
+    if (group && group !== 'root' && groupMayWrite(mode))
+        return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
+    return {
+        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: ` +
+            `sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+        kind: 'configuration',
+    };
+}
+/**
+ * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
+ * socket (there, answering, its own through its group), level admin, and the app's backend with
+ * the servers blue and green. `ports`: the colors' ports, for the lines a missing server needs.
+ */
+function judgeHaproxy(facts, site, ports) {
+    const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
+    const found = [];
+    const reload = 'then reload HAProxy (sudo systemctl reload haproxy)';
+    if (!facts.socat)
+        found.push({
+            problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)",
+            fix: 'sudo apt-get install -y --no-install-recommends socat',
+        });
+    if (facts.socket === 'missing') {
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): ` +
+                'HAProxy is not running, or no stats socket of its configuration has that path',
+            fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
+            kind: 'configuration',
+        });
+        return found;
+    }
+    if (facts.socket === 'other') {
+        found.push({
+            problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`,
+            fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`,
+            kind: 'configuration',
+        });
+        return found;
+    }
+    if (facts.socket === 'denied') {
+        found.push({
+            problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`,
+            ...socketAccessFix(site.socket, user, facts.group, facts.mode),
+        });
+        return found;
+    }
+    if (!facts.socat)
+        return found;
+    if (facts.unreachable) {
+        found.push({
+            problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`,
+            fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket',
+            kind: 'configuration',
+        });
+        return found;
+    }
+    if (facts.level !== 'admin') {
+        const socketGroup = facts.group && facts.group !== 'root' ? facts.group : 'agent-loop';
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
+            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, socketGroup)}'), ${reload}`,
+            kind: 'configuration',
+        });
+    }
+    if (/no such backend/i.test(facts.blue)) {
+        found.push({
+            problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
+            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' ` +
+                `and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+            kind: 'configuration',
+        });
+        return found;
+    }
+    for (const color of ['blue', 'green']) {
+        const answer = facts[color];
+        if (/^\d+ \(initial \d+\)$/.test(answer))
+            continue;
+        found.push(/no such server/i.test(answer)
+            ? {
+                problem: `backend ${site.backend} of HAProxy has no server named ${color}`,
+                fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`,
+                kind: 'configuration',
+            }
+            : {
+                problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`,
+                fix: `check backend ${site.backend} in HAProxy's configuration`,
+                kind: 'configuration',
+            });
+    }
+    return found;
+}
+/** The HAProxy router's prerequisites on one host, checked as the deploy user (the doctor, a deploy's preflight, the maintenance's check after an upgrade). */
+async function haproxyPrerequisites(remote, site, ports) {
+    const result = await remote.run(haproxyDoctorCommand(site), { timeoutMs: 30_000 });
+    if (!/^user=/m.test(result.stdout))
+        throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-setup.ts
+
+
+
+/**
+ * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
+ * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
+ * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
+ * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
+ */
+const haproxy_setup_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else exit 0; fi
+if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
+else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
+if [ ! -e "$socket" ]; then
+  echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): \\
+in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
+elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
+else
+  group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
+  # Through the socket's group when it has one of its own that may write; else a group to give it.
+  case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then
+    echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): \\
+sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else
+    echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): \\
+in the global section of HAProxy's configuration write '$socket_line', \\
+then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"
+  fi
+fi`;
+function haproxySetupCommand(site, deployUser) {
+    if (!USER_NAME.test(deployUser))
+        throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
+    return shell_script('al-haproxy-setup', haproxy_setup_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+}
+/** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
+async function haproxySetup(remote, site, deployUser) {
+    const result = await remote.run(haproxySetupCommand(site, deployUser), { timeoutMs: 30_000 });
+    return result.stdout.split('\n').flatMap((line) => {
+        const match = /^(ok|todo)=(.+)$/.exec(line);
+        return match ? [{ outcome: match[1], what: match[2] }] : [];
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-confirm.ts
+/**
+ * The switch helper's confirmation (nginx-helper.ts), once `nginx -s reload` has exited 0: the
+ * new weights are confirmed when a worker this reload started serves them and no process of the
+ * previous configuration takes a request any more; otherwise the previous include is put back and
+ * nginx reloaded onto it (exit 22). `CLOCK_SHELL` (the clock and a process's state from /proc) goes
+ * before the helper writes the file; `CONFIRM_SHELL` ends the helper's text.
+ */
+const CLOCK_SHELL = `# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
+# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
+# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
+proc_stat() {
+  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
+  set -- \${line##*) }
+  [ $# -ge 20 ] || return 1
+  state=$1; ppid=$2; shift 19; start=$1
+}`;
+const CONFIRM_SHELL = `deadline=$(( started + confirm_ms ))
+# Workers of the previous configuration that only finish connections they had before the reload are
+# awaited for a fifth of that (a second at most), then reported as draining.
+drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
+drain_until=$(( started + drain ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Confirmed means that no process of the previous configuration takes a request any more. nginx's
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
+# its listening sockets, finishes the connections it has (a request on one of them still gets the old
+# weights, however late it comes) and exits. So the worker that answered must be one this reload
+# started, as /proc here shows it (a pid from another PID namespace names another process here), and
+# every other child of its master started before the reload must have exited or, once the drain time
+# is over, hold no listening socket. What cannot be seen is never taken as done.
+kids_of() {
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
+  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
+  for stat in /proc/[0-9]*/stat; do
+    kid=\${stat#/proc/}; kid=\${kid%/stat}
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
+  done
+}
+# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
+# that cannot be read counts as one.
+listens() {
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
+  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
+    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
+    END {
+      split("tcp tcp6", kinds, " ")
+      for (k = 1; k <= 2; k++) {
+        file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 }
+      }
+      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
+      exit 1
+    }'
+}
+# True once no process of the previous configuration under master $1 can take a request: all have
+# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
+old_settled() {
+  now_ms; left=0; holder=
+  kids_of "$1"
+  for kid in $kids; do
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
+    left=$(( left + 1 )); holder=$kid
+    [ "$ms" -ge "$drain_until" ] || continue
+    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
+    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
+    if listens "$kid" "$1"; then return 1; fi
+  done
+  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
+}
+# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
+# the previous configuration could take a request, K of them still finishing connections they had.
+# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
+first=; why=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
+  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
+  proc_stat "$worker" || {
+    why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"
+    return 1; }
+  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
+  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
+    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started \\
+(does nginx run in another PID namespace?), $unseen"
+    return 3; }
+  master=$ppid
+  until old_settled "$master"; do
+    [ "$ms" -lt "$deadline" ] || {
+      why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
+    sleep 0.01
+  done
+  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
+}
+await_served() {
+  code=1
+  while IFS= read -r body; do
+    served "$body"; code=$?
+    [ "$code" -lt 3 ] || break
+    now_ms; [ "$ms" -lt "$deadline" ] || break
+  done
+  printf '%s' "$why"; return "$code"
+}
+polls=$(( confirm_ms / 20 + 1 ))
+why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null |
+  await_served); code=$?
+case $why in "live "*) echo "$why"; exit 0 ;; esac
+while [ "$code" -lt 3 ]; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body"; code=$?
+  [ "$code" -ge 3 ] || sleep 0.02
+done
+[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
+# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-render.ts
+/**
+ * The switch helper's template (nginx-helper.ts): the shell function `render` that prints an
+ * app's traffic include from the helper's checked arguments (`$app`, `$name`, the ports, the
+ * weights, the split key and `$status`, the header's JSON). The include holds both colors'
+ * upstreams, a `split_clients` (or a `map` at 0/100) that picks one per request, and the status
+ * server that tells which weights are live.
+ */
+const RENDER_SHELL = `render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  upstream='upstream %s_%s {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n'
+  printf "$upstream" "$name" blue "$blue_port" "$green_port"
+  printf "$upstream" "$name" green "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n" "$app"
+  printf "        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "\${status%?}"
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/root-only.ts
+/**
+ * The one check, in shell, that only root may change a file root installs or runs: hosts' set-up
+ * (hostsetup-script.ts) installs root's files with it, and the switch helper's upkeep verbs
+ * (traffic/upkeep.ts) run an admin's hook or logrotate configuration only after it. Both run as
+ * root on a host.
+ */
+const ROOT_ONLY_SHELL = `# Whether the directory $1, and every one above it up to /, is root's and may be written by root alone:
+# a file put there cannot be swapped by anyone else between its check and its use. Those above it may
+# also be root's with the sticky bit, as /tmp, where nobody else may rename or remove root's entries;
+# with a second argument \`no\`, $1 itself may be too.
+root_only() {
+  d=$1; own=\${2:-yes}
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+# Whether $1 is a regular file (not a link) that only root may write, in directories up to / that only
+# root may write (sticky ones as /tmp excepted): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  root_only "$(dirname "$1")" no
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+
+/**
+ * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
+ * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
+ * files only root may write.
+ *
+ * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
+ *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
+ *   a fleet tool, a pinned list) installs that as the root-owned program
+ *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
+ *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
+ * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
+ *   regular file that only root may write, in directories that only root may write: logrotate runs
+ *   its scripts as root.
+ *
+ * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
+ * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
+ */
+/** Where an admin puts the program that replaces apt-get for `upgrade`. */
+const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
+/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
+const UPKEEP_SCRIPT = `${ROOT_ONLY_SHELL}
+upkeep() {
+  verb=$1; shift
+  out=$(mktemp) || die 41 "could not make a temporary file"
+  case $verb in
+    upgrade)
+      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
+      hook=${UPGRADE_HOOK}
+      if [ -e "$hook" ] || [ -L "$hook" ]; then
+        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
+        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
+        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
+      fi
+      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
+        echo "upgraded by apt-get"; rm -f "$out"; return 0
+      fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
+    rotate-logs)
+      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
+      config=\${1:-/etc/logrotate.conf}
+      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..)
+        die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
+      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
+  esac
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+
+
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginxControl(nginxCommand, includeDir) {
+    if (nginxCommand.length === 0)
+        throw new Error('empty nginx command');
+    return switchHelperPath(nginxCommand)
+        ? [...nginxCommand]
+        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/**
+ * The file host-setup installs: root's PATH, then the same text `nginxControl` sends. With no nginx
+ * (`nginx: []`, a host whose traffic goes through another router, e.g. HAProxy), the same program,
+ * installed for its maintenance verbs: its nginx verbs find no nginx to run (exit 127).
+ */
+function helperFile(target) {
+    if (target.nginx.length > 0 && !target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    return [
+        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+        target.nginx.length > 0
+            ? `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`
+            : '# No nginx on this host: the maintenance verbs alone are used.\nrun_nginx() { return 127; }',
+        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+    ].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
+ * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
+ * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
+ * 34 the include is a link; 37 the include directory is writable by someone else than the user this
+ * runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*)
+    checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | \\
+render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+${RENDER_SHELL}
+[ "$verb" = render ] && { render; exit 0; }
+
+${CLOCK_SHELL}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): \\
+whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367])
+  die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# Every process nginx starts from here on runs the new file: born is the start time of one started
+# now (this subshell), on their clock.
+born=$(proc_stat self && echo "$start") || born=
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+${CONFIRM_SHELL}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-router.ts
+
+
+
+
+const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const nginx_router_SWITCH_SCRIPT = `set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [
+        site.app,
+        String(site.bluePort),
+        String(site.greenPort),
+        String(site.statusPort),
+        site.splitKey,
+        String(weights.blue),
+        String(weights.green),
+        generation,
+        String(CONFIRM_MS),
+        nonceText,
+    ];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return shell_script('al-switch', nginx_router_SWITCH_SCRIPT, [
+        key,
+        ...record,
+        ...outcome,
+        ...control,
+        'switch',
+        ...helperArgs(site, weights, generation, key),
+    ]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return shell_script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1))',
+        '  case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac',
+        'done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv &&
+            after.length > 0 &&
+            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights on every worker'
+                            : 'writing the nginx include failed';
+            throw (recordFailure(this.remote.label, result.code, nginxSays) ??
+                new errors_HostError(this.remote.label, `${what}: ${nginxSays}`));
+        }
+        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return {
+            weights,
+            liveMs,
+            settledMs: live?.[2] ? Number(live[2]) : liveMs,
+            draining: Number(live?.[3] ?? 0),
+            recorded,
+        };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
+
+
+
+const DEFAULT_ROUTER = 'nginx';
+const routers = new Registry('router', 'router', {
+    nginx: {
+        build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
+    },
+    haproxy: {
+        check(host, app) {
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) ` +
+                "and haproxy-backend (the backend of the app's blue and green servers)");
+            try {
+                checkHaproxySite(haproxySite(host, app), host.stateDir);
+            }
+            catch (error) {
+                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errorMessage(error)}`);
+            }
+        },
+        build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+        // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
+        prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
+        setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
+    },
+});
+const haproxySite = (host, app) => ({
+    app,
+    socket: host.haproxySocket ?? '',
+    backend: host.haproxyBackend ?? '',
+});
+/** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
+const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
+/** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
+async function routerPrerequisites(name, context) {
+    return (await routers.get(name).prerequisites?.(context)) ?? [];
+}
+/** The router `name` names for one host. */
+function buildRouter(name, context) {
+    const entry = routers.get(name);
+    entry.check?.(context.host, context.app);
+    return entry.build(context);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^[0-9a-f:.]{2,45}$/i;
+function parseTarget(text) {
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${show_printable(text)}'`;
+    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
+    if (!match)
+        throw new errors_ConfigurationError(expected);
+    const [, user = '', rawHost = '', rawPort] = match;
+    const bracketed = rawHost.startsWith('[');
+    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
+    if (!USER.test(user))
+        throw new errors_ConfigurationError(`invalid user '${show_printable(user)}'. ${expected}`);
+    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
+    if (!validHost)
+        throw new errors_ConfigurationError(`invalid host '${show_printable(host)}'. ${expected}`);
+    const port = rawPort === undefined ? 22 : Number(rawPort);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-settings.ts
+
+
+
+
+
+/**
+ * The host settings: values that several actions share, with the same names and forms, defined
+ * once (the hosts list with each host's overrides, the SSH key and known_hosts, the folders, ports
+ * and nginx command, the locks, the Slack webhook, the access log).
+ */
 const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
     ? undefined
     : 'is not a PEM or OpenSSH private key';
@@ -20051,7 +21564,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
         .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings ' +
+    'or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, ' +
+    'haproxy-socket, haproxy-backend}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
@@ -20201,1457 +21716,8 @@ const accessLogInput = inputs_field.string({
     max: 512,
 });
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
-
-
-/**
- * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
- * name an input gives: the one place a seam's implementations are listed. Each seam's registry
- * lives in the folder that owns its interface and holds the built-in implementations; a team adds
- * its own with `register`, before the inputs are read, and changes no file of the core. The names
- * an input accepts, and the error for any other, come from the registry itself.
- */
-class Registry {
-    seam;
-    input;
-    entries = new Map();
-    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
-    constructor(seam, input, builtIn) {
-        this.seam = seam;
-        this.input = input;
-        for (const [name, entry] of Object.entries(builtIn))
-            this.register(name, entry);
-    }
-    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
-    register(name, entry) {
-        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
-            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${show_printable(name)}'`);
-        if (this.entries.has(name))
-            throw new Error(`a ${this.seam} named ${name} is already registered`);
-        this.entries.set(name, entry);
-        return this;
-    }
-    /** The registered names, in the order they were registered (the built-in ones first). */
-    names() {
-        return [...this.entries.keys()];
-    }
-    has(name) {
-        return this.entries.has(name);
-    }
-    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
-    get(name) {
-        const entry = this.entries.get(name);
-        if (entry === undefined)
-            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
-        return entry;
-    }
-    /** What an unknown name is told: the names there are, and the one given. */
-    unknown(name) {
-        return `expected one of ${this.names().join(', ')}, got '${show_printable(name)}'`;
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
-
-
-
-/**
- * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
- * user that is root or may use sudo without a password, it makes the state directory the deploy
- * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
- * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
- * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
- * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
- * sure nginx knows the agent_loop log format and includes the include directory. Every file is
- * written as a temporary file in a directory that only root may write, then renamed into place.
- * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
- * `ok` or `todo`.
- */
-/** The access log format the canary monitor reads (one JSON object per request). */
-const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-/**
- * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
- * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
- * directories would then have to be the deploy user's.
- */
-function sudoersRule(deployUser, helperPath) {
-    if (!USER_NAME.test(deployUser))
-        throw new ConfigurationError(`'${deployUser}' is not a user name`);
-    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
-        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
-    return [
-        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
-        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
-        '',
-    ].join('\n');
-}
-/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
-function deployNginxCommand(helperPath) {
-    return ['sudo', '-n', helperPath].join(' ');
-}
-/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
-const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
-if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
-[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
-case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
-function locateCommand(name) {
-    return script('al-locate', LOCATE_SCRIPT, [name]);
-}
-const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
-if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
-elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
-else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
-id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
-group=$(id -gn "$user")
-err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
-
-# A directory, and every one above it, that only root may write (above it, also root's with the
-# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
-# cannot be swapped by anyone else between its check and its use.
-root_only() {
-  d=$1; own=yes
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
-    own=no
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
-# target's own directory, then a rename (which replaces a link rather than writing through it).
-install_root() {
-  dir=$(dirname "$1")
-  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
-  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
-  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
-  as_root rm -f "$tmp"; return 1
-}
-same_root_file() { # target mode: already root's, with that mode and the text in $text
-  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
-}
-
-if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
-elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
-else echo "todo=state directory $state_dir: $(cat "$err")"; fi
-
-# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
-if [ "$drive_nginx" = yes ]; then
-# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
-include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
-if [ ! -d "$include_dir" ]; then
-  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
-elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
-else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-for f in "$include_dir"/* "$include_dir"/.[!.]*; do
-  { [ -e "$f" ] || [ -L "$f" ]; } || continue
-  owner=$(stat -c %U "$f")
-  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
-done
-
-printf '%s\\n' "$helper_text" > "$text"
-if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
-elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
-else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
-
-printf '%s' "$rule_text" > "$text"
-if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
-elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
-else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
-fi
-
-if [ -n "$access_log" ]; then
-  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
-  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
-  else
-    case $access_log in
-      *.log)
-        if [ ! -e "$access_log" ]; then
-          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
-        fi
-        if [ -f "$access_log" ]; then
-          log_group=$(stat -c %G "$access_log")
-          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
-            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
-          fi
-          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
-          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
-          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
-          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
-          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
-          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
-            [ -f "$conf" ] || continue
-            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
-            set -f
-            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
-            set +f
-            [ "$covered" = yes ] || continue
-            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
-              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
-            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
-          done
-        fi ;;
-      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
-    esac
-  fi
-fi
-
-[ "$drive_nginx" = yes ] || exit 0
-config=$(as_root "$@" -T 2>/dev/null || true)
-case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
-  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
-if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
-else
-  file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" > "$text"
-  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
-  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
-fi
-
-# The app's split variable before its first deploy: a server block may then name it (requests get
-# 502 until that deploy's switch replaces this file with the real split).
-if [ -n "$app" ]; then
-  file="$include_dir/agent-loop-$app.conf"
-  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
-  else
-    printf '%s\n' "$placeholder_text" > "$text"
-    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
-      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
-    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
-  fi
-fi`));
-/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
-const drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
-/**
- * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
- * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
- * only the state directory and the access log: nginxPath and helperText are not used.
- */
-function setupCommand(plan, nginxPath, helperText) {
-    if (!USER_NAME.test(plan.deployUser))
-        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
-    const nginxArgs = plan.nginx.slice(1);
-    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    // An app's split variable is written only with its placeholder text.
-    const placeholder = plan.placeholder ?? '';
-    const app = placeholder === '' ? '' : (plan.app ?? '');
-    if (app !== '' && !APP_NAME.test(app))
-        throw new ConfigurationError(`'${app}' is not an app name`);
-    return script('al-host-setup', SETUP_SCRIPT, [
-        plan.deployUser,
-        plan.stateDir,
-        plan.includeDir,
-        plan.accessLog,
-        plan.sudoersFile,
-        AGENT_LOOP_LOG_FORMAT,
-        rule,
-        plan.switchHelper,
-        helperText,
-        app,
-        placeholder,
-        drivesNginx(plan) ? 'yes' : 'no',
-        ...(drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
-    ]);
-}
-function parseSetup(host, output) {
-    const report = { host, nginxPath: '', items: [] };
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const value = line.slice(eq + 1);
-        if (key === 'fatal')
-            report.fatal = value;
-        else if (key === 'nginx_path')
-            report.nginxPath = value;
-        else if (key === 'changed' || key === 'ok' || key === 'todo')
-            report.items.push({ outcome: key, what: value });
-    }
-    return report;
-}
-/**
- * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
- * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
- */
-async function setupHost(remote, plan, helperFor) {
-    if (!drivesNginx(plan)) {
-        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
-        const report = parseSetup(remote.label, result.stdout);
-        if (result.code !== 0 && !report.fatal)
-            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-        return report;
-    }
-    const name = plan.nginx[0] ?? 'nginx';
-    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
-    if (!located)
-        return {
-            host: remote.label,
-            nginxPath: '',
-            items: [],
-            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
-        };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
-        timeoutMs: 120_000,
-    });
-    const report = parseSetup(remote.label, result.stdout);
-    report.nginxPath = located;
-    if (result.code !== 0 && !report.fatal)
-        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-    return report;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
-/**
- * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
- * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
- * files only root may write.
- *
- * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
- *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
- *   a fleet tool, a pinned list) installs that as the root-owned program
- *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
- *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
- * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
- *   regular file that only root may write, in directories that only root may write: logrotate runs
- *   its scripts as root.
- *
- * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
- * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
- */
-/** Where an admin puts the program that replaces apt-get for `upgrade`. */
-const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
-/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
-const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
-# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
-root_alone() {
-  [ -f "$1" ] && [ ! -L "$1" ] || return 1
-  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
-  [ "\${2-}" = 0 ] || return 1
-  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
-  d=$(dirname "$1")
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-upkeep() {
-  verb=$1; shift
-  out=$(mktemp) || die 41 "could not make a temporary file"
-  case $verb in
-    upgrade)
-      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
-      hook=${UPGRADE_HOOK}
-      if [ -e "$hook" ] || [ -L "$hook" ]; then
-        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
-        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
-        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
-      fi
-      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
-        echo "upgraded by apt-get"; rm -f "$out"; return 0
-      fi
-      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
-    rotate-logs)
-      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
-      config=\${1:-/etc/logrotate.conf}
-      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
-      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
-      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
-      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
-      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
-  esac
-}`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
-
-
-/**
- * The privileged half of the nginx router: the one program that writes an app's traffic include
- * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
- * so whoever writes a directive there is root (an `access_log` path and a log format of its
- * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
- * name, three ports, a split key, two weights, a generation), each checked here, and this program
- * renders the include from its one template.
- *
- * Two ways to run it, one text:
- * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
- *   command the deploy user's sudoers rule allows, with the include directory and the nginx
- *   command line fixed in it by root (the caller cannot name another file or another nginx);
- * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
- *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
- *
- * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
- * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
- * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
- * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
- */
-/** Where host-setup installs the helper unless told otherwise. */
-const SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
-/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
-const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
-/**
- * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
- * else null: the command is nginx itself, run by a user nginx already trusts.
- */
-function switchHelperPath(nginxCommand) {
-    let words = [...nginxCommand];
-    if (words[0] === 'sudo') {
-        words = words.slice(1);
-        while (words[0]?.startsWith('-'))
-            words = words.slice(1);
-    }
-    const [program, ...rest] = words;
-    if (!program || rest.length > 0 || !program.startsWith('/'))
-        return null;
-    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
-}
-/**
- * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
- * or its text as `sh -c` with the host's include directory and nginx command.
- */
-function nginxControl(nginxCommand, includeDir) {
-    return switchHelperPath(nginxCommand)
-        ? [...nginxCommand]
-        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
-}
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
-function helperFile(target) {
-    if (!target.nginx[0]?.startsWith('/'))
-        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
-    return [
-        '#!/bin/sh',
-        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
-        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
-        '# Every argument is checked; the include directory and nginx are fixed below.',
-        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
-        helperBody(target),
-    ].join('\n');
-}
-function helperBody(target) {
-    if (target.nginx.length === 0)
-        throw new Error('empty nginx command');
-    return [
-        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
-        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
-        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
-    ].join('\n');
-}
-/**
- * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
- * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
- * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
- * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
- * 34 the include is a link; 37 the include directory is writable by someone else than the user this
- * runs as.
- */
-const HELPER_SCRIPT = `set -u
-umask 022
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-verb=\${1-}; [ $# -eq 0 ] || shift
-# UPKEEP
-# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
-# caller may not be allowed to read them.
-config_check() {
-  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
-  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
-  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
-  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
-  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
-  return 1
-}
-# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
-# says about the app's server block, told as two facts and never as a line of a file: whether a
-# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
-# file in the agent_loop format. Comments are dropped and statements split at ';'.
-server_facts() {
-  var=agent_loop_; rest=$1
-  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
-  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
-  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
-    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
-    {
-      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
-      split(s, w, " ")
-      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
-      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
-    }
-    END { print "proxy=" proxy " log=" logged }'
-}
-case $verb in
-  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
-  inspect)
-    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
-    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
-    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
-    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
-    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
-    server_facts "$1" "$2"; exit $? ;;
-  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
-  render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
-esac
-[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
-app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
-bad() { die 2 "refused: $1 must be $2"; }
-case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-[ \${#app} -le 40 ] || bad app "at most 40 characters"
-for port in "$blue_port" "$green_port" "$status_port"; do
-  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
-  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
-done
-{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
-case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
-[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
-case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
-[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
-case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
-{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
-case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
-[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
-
-# nginx names: agent_loop_<app with hyphens as underscores>
-name=agent_loop_; rest=$app
-while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
-status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
-render() {
-  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
-  printf '# agent-loop: %s\\n' "$status"
-  # Each color's upstream lists the other color as a backup: a request that an old worker still
-  # sends to a color just stopped (connection refused) is retried on the other one. Only
-  # connection errors fall back; an HTTP error from a color is its own.
-  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
-  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
-  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
-    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
-    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
-  else
-    # The smaller share is listed with its percentage, the larger takes the rest.
-    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
-    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
-  fi
-  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
-  # The answer also names the worker that gave it ($pid), for the confirmation below.
-  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
-}
-[ "$verb" = render ] && { render; exit 0; }
-
-# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
-# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
-# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
-proc_stat() {
-  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
-  set -- \${line##*) }
-  [ $# -ge 20 ] || return 1
-  state=$1; ppid=$2; shift 19; start=$1
-}
-dir=$include_dir
-file="$dir/agent-loop-$app.conf"
-[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
-# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
-set -- $(stat -c '%u %a' "$dir")
-[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
-case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
-[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
-tmp="$dir/.agent-loop-new.$nonce"
-( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-# Every process nginx starts from here on runs the new file: born is the start time of one started
-# now (this subshell), on their clock.
-born=$(proc_stat self && echo "$start") || born=
-# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
-# it runs only to tell a rejected configuration from a failed reload.
-# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
-if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
-  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
-  restore; die 20 "$checked"
-fi
-deadline=$(( started + confirm_ms ))
-# Workers of the previous configuration that only finish connections they had before the reload are
-# awaited for a fifth of that (a second at most), then reported as draining.
-drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
-drain_until=$(( started + drain ))
-status_url="http://127.0.0.1:$status_port/agent-loop/$app"
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
-# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
-# loop below polls the slow way for the time that is left.
-# Confirmed means that no process of the previous configuration takes a request any more. nginx's
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
-# its listening sockets, finishes the connections it has (a request on one of them still gets the old
-# weights, however late it comes) and exits. So the worker that answered must be one this reload
-# started, as /proc here shows it (a pid from another PID namespace names another process here), and
-# every other child of its master started before the reload must have exited or, once the drain time
-# is over, hold no listening socket. What cannot be seen is never taken as done.
-kids_of() {
-  kids=
-  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
-  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
-  for stat in /proc/[0-9]*/stat; do
-    kid=\${stat#/proc/}; kid=\${kid%/stat}
-    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
-  done
-}
-# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
-# that cannot be read counts as one.
-listens() {
-  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
-  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
-    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
-    END {
-      split("tcp tcp6", kinds, " ")
-      for (k = 1; k <= 2; k++) { file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 } }
-      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
-      exit 1
-    }'
-}
-# True once no process of the previous configuration under master $1 can take a request: all have
-# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
-old_settled() {
-  now_ms; left=0; holder=
-  kids_of "$1"
-  for kid in $kids; do
-    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
-    left=$(( left + 1 )); holder=$kid
-    [ "$ms" -ge "$drain_until" ] || continue
-    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
-    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
-    if listens "$kid" "$1"; then return 1; fi
-  done
-  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
-}
-# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
-# the previous configuration could take a request, K of them still finishing connections they had.
-# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
-first=; why=
-served() {
-  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
-  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
-  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
-  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
-  proc_stat "$worker" || { why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"; return 1; }
-  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
-  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
-    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started (does nginx run in another PID namespace?), $unseen"; return 3; }
-  master=$ppid
-  until old_settled "$master"; do
-    [ "$ms" -lt "$deadline" ] || { why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
-    sleep 0.01
-  done
-  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
-}
-await_served() {
-  code=1
-  while IFS= read -r body; do
-    served "$body"; code=$?
-    [ "$code" -lt 3 ] || break
-    now_ms; [ "$ms" -lt "$deadline" ] || break
-  done
-  printf '%s' "$why"; return "$code"
-}
-polls=$(( confirm_ms / 20 + 1 ))
-why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served); code=$?
-case $why in "live "*) echo "$why"; exit 0 ;; esac
-while [ "$code" -lt 3 ]; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body"; code=$?
-  [ "$code" -ge 3 ] || sleep 0.02
-done
-[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
-# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this program outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
-fi
-restore
-if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
-
-
-
-function weightsFor(color, percent) {
-    const other = 100 - percent;
-    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
-}
-function router_formatWeights(weights) {
-    return `blue ${weights.blue}% / green ${weights.green}%`;
-}
-const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
-const includeFileName = (app) => `agent-loop-${app}.conf`;
-const statusHost = (app) => `agent-loop-${app}`;
-const statusPath = (app) => `/agent-loop/${app}`;
-/** Reads the weights recorded in an include file's header (pure). */
-function parseIncludeHeader(content) {
-    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
-    if (!match)
-        return null;
-    return parseStatus(match[1]);
-}
-function parseStatus(text) {
-    try {
-        const value = JSON.parse(text);
-        if (!value.weights ||
-            typeof value.weights.blue !== 'number' ||
-            typeof value.weights.green !== 'number' ||
-            typeof value.generation !== 'string')
-            return null;
-        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
- * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
- * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
- * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
- * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
- * stay). The records are written as this user, in its own state directory; the helper runs as the
- * one nginx trusts and is given no path and no content.
- */
-const SWITCH_SCRIPT = `set -u
-nonce=$1; shift
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
-skip=$(( $1 * 3 + 1 ))
-apply() { shift "$skip"; "$@"; }
-out=$(apply "$@"); code=$?
-[ -z "$out" ] || printf '%s\\n' "$out"
-[ "$code" -eq 0 ] || exit "$code"
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`;
-/** How long the switch waits for nginx to serve the new weights after a reload. */
-const CONFIRM_MS = 5000;
-/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
-function helperArgs(site, weights, generation, nonceText) {
-    return [
-        site.app,
-        String(site.bluePort),
-        String(site.greenPort),
-        String(site.statusPort),
-        site.splitKey,
-        String(weights.blue),
-        String(weights.green),
-        generation,
-        String(CONFIRM_MS),
-        nonceText,
-    ];
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
- * it when they are small enough together; otherwise null is returned and the caller writes them
- * on their own.
- */
-function switchCommand(control, site, weights, generation, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    const record = writeArgs(before);
-    const outcome = writeArgs(after);
-    const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [
-        key,
-        ...record,
-        ...outcome,
-        ...control,
-        'switch',
-        ...helperArgs(site, weights, generation, key),
-    ]);
-}
-function statusUrl(site) {
-    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
-}
-/**
- * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
- */
-function readWeightsCommand(includePath, site, probe = []) {
-    return shell_script('al-weights', [
-        'inc=$1; host=$2; url=$3; shift 3',
-        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
-        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
-        // The header is the file's second line: read by the shell itself, no process spent.
-        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
-    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
-}
-function parseRouterView(output) {
-    let live = null;
-    let file = null;
-    const health = {};
-    for (const line of output.split('\n')) {
-        if (line.startsWith('{'))
-            live = parseStatus(line.trim());
-        if (line.startsWith('file '))
-            file = parseStatus(line.slice(5).trim());
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    return { live, file, health };
-}
-let generationCounter = 0;
-function newGeneration(now) {
-    generationCounter += 1;
-    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
-}
-class NginxRouter {
-    remote;
-    site;
-    now;
-    includePath;
-    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
-    control;
-    constructor(remote, site, confDir, nginx, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
-        this.control = nginxControl(nginx, confDir);
-    }
-    async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 ||
-            weights.blue < 0 ||
-            weights.green < 0 ||
-            !Number.isInteger(weights.blue) ||
-            !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
-        }
-        const generation = newGeneration(this.now());
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv &&
-            after.length > 0 &&
-            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of options.before ?? []) {
-                if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, {
-                        stdin: write.content,
-                    });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = switchCommand(this.control, this.site, weights, generation);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const nginxSays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 20
-                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
-                : result.code === 21
-                    ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 2 || result.code === 37
-                        ? 'the nginx helper refused the switch'
-                        : result.code === 22
-                            ? 'nginx did not serve the new weights on every worker'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
-        }
-        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        return {
-            weights,
-            liveMs,
-            settledMs: live?.[2] ? Number(live[2]) : liveMs,
-            draining: Number(live?.[3] ?? 0),
-            recorded,
-        };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
-        return parseRouterView(result.stdout);
-    }
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function placeholderInclude(app) {
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${nginxName(app)} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
-
-
-
-
-/** The router's record of the weights it last confirmed, in the app's state folder. */
-const haproxyRecordPath = (stateDir, app) => `${state_statePaths(stateDir, app).dir}/haproxy.weights`;
-/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
-const SOCKET_PATH_MAX = 107;
-/**
- * Checks everything that reaches a host before any command is sent. The backend name goes into a
- * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
- * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
- * `:` or `,` would start options: the pattern allows neither.
- */
-function checkHaproxySite(site, stateDir) {
-    if (!patterns_APP_NAME.test(site.app))
-        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
-    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
-        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
-    }
-    if (!HAPROXY_NAME.test(site.backend))
-        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
-    if (!HOST_PATH.test(stateDir))
-        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
-}
-function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 ||
-        weights.blue < 0 ||
-        weights.green < 0 ||
-        !Number.isInteger(weights.blue) ||
-        !Number.isInteger(weights.green)) {
-        throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
-    }
-}
-/**
- * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
- * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
- * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
- * document and `split_answers` reads the answers with the shell's own `read`: no process on the
- * switch's path but socat.
- */
-const CLI_SHELL = `cli() {
-  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
-$1
-EOF
-}
-first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
-# Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
-split_answers() {
-  a1=; a2=; a3=; a4=; k=1; text=
-  while IFS= read -r line; do
-    if [ -n "$line" ]; then [ -n "$text" ] || text=$line; continue; fi
-    case $k in 1) a1=$text ;; 2) a2=$text ;; 3) a3=$text ;; 4) a4=$text ;; esac
-    k=$(( k + 1 )); text=
-  done <<EOF
-\${1%.}
-EOF
-}
-# Sets w from one answer of \`get weight\` ("N (initial M)"); else why.
-weight_of() {
-  case $1 in [0-9]*" (initial "*) w=\${1%% *}; case $w in *[!0-9]*) ;; *) return 0 ;; esac ;; esac
-  w=; why="HAProxy answered '$(first_line "$1")'"; return 1
-}
-# Sets cur_blue and cur_green from two answers of \`get weight\`; else why.
-weights_from() {
-  cur_blue=; cur_green=
-  weight_of "$1" || return 1; cur_blue=$w
-  weight_of "$2" || return 1; cur_green=$w
-}
-read_weights() {
-  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
-  split_answers "$out"; weights_from "$a1" "$a2"
-}`;
-/**
- * The switch in one command: the write-ahead record (when it cannot be written, HAProxy is not
- * touched: exit 35), the weights read (the previous ones, to put back on failure), set and read
- * back on one connection, then the outcome once they are live (exit 36 when it cannot be written:
- * the caller puts traffic back). The server whose share grows is set first, so that the backend
- * never has both servers at 0 on the way (no server: 503). On a refused command or weights that do
- * not read back, the previous weights are set again, in the same order rule.
- *
- * Exit codes: 2 arguments refused; 23 HAProxy refused a weight command (previous weights put back);
- * 24 the weights read back are not the ones set (previous weights put back); 25 HAProxy could not
- * be reached or did not give the weights, before anything was changed (socat missing, socket
- * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
- * the set being sent until it was read back.
- */
-const haproxy_SWITCH_SCRIPT = `set -u
-nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
-case $socket in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the HAProxy socket must be a path of letters, digits and . _ / + @ -, without .." ;; esac
-case $backend in ''|*[!A-Za-z0-9_.:-]*) die 2 "refused: the HAProxy backend must be letters, digits and _ . : -" ;; esac
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) die 2 "refused: each weight must be a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || die 2 "refused: each weight must be a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || die 2 "refused: the weights must be two shares that add up to 100"
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
-command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
-${CLI_SHELL}
-now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
-# Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
-set_weights() {
-  if [ "$2" -gt "$cur_green" ]; then order="green $2 blue $1"; else order="blue $1 green $2"; fi
-  set -- $order "$1" "$2"
-  if ! out=$(cli "set server $backend/$1 weight $2; set server $backend/$3 weight $4; get weight $backend/blue; get weight $backend/green"); then
-    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 3
-  fi
-  split_answers "$out"
-  if [ -n "$a1$a2" ]; then weights_from "$a3" "$a4"; why="HAProxy answered '$(first_line "\${a1:-$a2}")'"; return 3; fi
-  weights_from "$a3" "$a4" || return 4
-  { [ "$cur_blue" = "$5" ] && [ "$cur_green" = "$6" ]; } || { why="HAProxy reads back blue $cur_blue, green $cur_green"; return 4; }
-  return 0
-}
-read_weights || die 25 "$why; nothing was changed"
-prev_blue=$cur_blue; prev_green=$cur_green
-now_us; started=$us
-set_weights "$blue" "$green"; code=$?
-if [ "$code" -ne 0 ]; then
-  failure=$why
-  # What HAProxy holds now may be neither: put the previous weights back from what was read.
-  [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
-  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
-  elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
-  else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
-  die $(( code + 20 )) "$failure; $back"
-fi
-now_us; live=$(( us - started ))
-printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`;
-/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
-function haproxyRecord(site, weights, generation) {
-    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
- * router's own record) go inside it when they are small enough together; otherwise null.
- */
-function haproxySwitchCommand(site, weights, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [
-        nonce(),
-        site.socket,
-        site.backend,
-        String(weights.blue),
-        String(weights.green),
-        ...writeArgs(before),
-        ...writeArgs(after),
-    ]);
-}
-/**
- * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
- */
-function haproxyReadCommand(site, recordPath, probe = []) {
-    return shell_script('al-haproxy-weights', [
-        'socket=$1; backend=$2; record=$3; shift 3',
-        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
-        '[ $# -eq 0 ] || curl "$@"',
-        CLI_SHELL,
-        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
-        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
-    ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
-}
-/**
- * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
- * add up to 100 (the router's own), and are scaled to 100 otherwise (weights an admin set); both at
- * 0 serve nothing (live is null), as does a socket that cannot be read. The live generation is the
- * record's when the record says the same weights, else one named after the weights.
- */
-function parseHaproxyView(output) {
-    let served = null;
-    let unread = null;
-    let file = null;
-    const health = {};
-    for (const raw of output.split('\n')) {
-        const line = raw.trim();
-        const weights = /^weights (\d{1,3}) (\d{1,3})$/.exec(line);
-        if (weights)
-            served = shares(Number(weights[1]), Number(weights[2]));
-        if (line.startsWith('unread '))
-            unread = line.slice(7, 300);
-        if (line.startsWith('file '))
-            file = parseIncludeHeader(`# agent-loop: ${line.slice(5)}`);
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line);
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
-    const live = served
-        ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` }
-        : null;
-    return { live, file, health, unread };
-}
-function shares(blue, green) {
-    const total = blue + green;
-    if (total === 0 || blue > 256 || green > 256)
-        return null;
-    if (total === 100)
-        return { blue, green };
-    const scaled = Math.round((blue * 100) / total);
-    return { blue: scaled, green: 100 - scaled };
-}
-class HaproxyRouter {
-    remote;
-    site;
-    now;
-    recordPath;
-    constructor(remote, site, stateDir, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        checkHaproxySite(site, stateDir);
-        this.recordPath = haproxyRecordPath(stateDir, site.app);
-    }
-    async setWeights(weights, options = {}) {
-        checkWeights(weights);
-        const record = {
-            path: this.recordPath,
-            content: haproxyRecord(this.site, weights, newGeneration(this.now())),
-            mode: '644',
-        };
-        const before = options.before ?? [];
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
-        let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
-        if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of before) {
-                if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, {
-                        stdin: write.content,
-                    });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = haproxySwitchCommand(this.site, weights, [], [record]);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const haproxySays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 23
-                ? 'HAProxy refused the weight command'
-                : result.code === 24
-                    ? 'HAProxy did not serve the new weights'
-                    : result.code === 25
-                        ? 'HAProxy could not be asked for its weights, so traffic was not touched'
-                        : result.code === 2
-                            ? 'the HAProxy switch refused its arguments'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'the HAProxy switch failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
-        }
-        const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        // No old process keeps the previous weights: once read back, every connection uses them.
-        return { weights, liveMs, settledMs: liveMs, recorded };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(haproxyReadCommand(this.site, this.recordPath, probe));
-        const { live, file, health } = parseHaproxyView(result.stdout);
-        return { live, file, health };
-    }
-}
-/**
- * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
- * may connect to it: a Unix socket needs write permission), its group and mode, then on one
- * connection the socket's level and the weights of the app's two servers (`No such backend.`, `No
- * such server.` otherwise).
- */
-const DOCTOR_SCRIPT = `socket=$1; backend=$2
-echo "user=$(id -un)"
-if command -v socat >/dev/null 2>&1; then echo socat=yes; else echo socat=no; fi
-if [ ! -e "$socket" ]; then echo socket=missing
-elif [ ! -S "$socket" ]; then echo socket=other
-elif [ -w "$socket" ]; then echo socket=usable
-else echo socket=denied; fi
-printf 'group=%s\\n' "$(stat -c %G "$socket" 2>/dev/null)"
-printf 'mode=%s\\n' "$(stat -c %a "$socket" 2>/dev/null)"
-${CLI_SHELL}
-if command -v socat >/dev/null 2>&1 && [ -S "$socket" ] && [ -w "$socket" ]; then
-  if out=$(cli "show cli level; get weight $backend/blue; get weight $backend/green"); then
-    split_answers "$out"
-    printf 'level=%s\\nblue=%s\\ngreen=%s\\n' "$(first_line "$a1")" "$(first_line "$a2")" "$(first_line "$a3")"
-  else printf 'unreachable=%s\\n' "$(first_line "$out")"; fi
-fi`;
-function haproxyDoctorCommand(site) {
-    return shell_script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
-}
-function parseHaproxyFacts(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0 && !values.has(line.slice(0, eq)))
-            values.set(line.slice(0, eq), line.slice(eq + 1).slice(0, 300));
-    }
-    const get = (key) => values.get(key) ?? '';
-    const socket = get('socket');
-    return {
-        user: get('user'),
-        socat: get('socat') === 'yes',
-        socket: socket === 'usable' || socket === 'missing' || socket === 'other' ? socket : 'denied',
-        group: get('group'),
-        mode: get('mode'),
-        level: get('level'),
-        blue: get('blue'),
-        green: get('green'),
-        unreachable: get('unreachable'),
-    };
-}
-/** The stats socket line of the README's configuration, for this socket. */
-const statsSocketLine = (socket, group = 'agent-loop') => `stats socket ${socket} mode 660 group ${group} level admin`;
-/** Whether the socket's mode lets its group connect (group write), e.g. 660. */
-const groupMayWrite = (mode) => /^[0-7]*[2367][0-7]$/.test(mode);
-/**
- * How the deploy user gets the socket: through its group. A group of its own that only the deploy
- * user is in (README: "What the socket lets its holder do"): the socket's group when it has one
- * that is not root's and lets its members write, else `agent-loop` once the configuration gives it.
- */
-function socketAccessFix(socket, user, group, mode) {
-    const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
-    if (group && group !== 'root' && groupMayWrite(mode))
-        return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
-    return {
-        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
-        kind: 'configuration',
-    };
-}
-/**
- * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
- * socket (there, answering, its own through its group), level admin, and the app's backend with
- * the servers blue and green. `ports`: the colors' ports, for the lines a missing server needs.
- */
-function judgeHaproxy(facts, site, ports) {
-    const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
-    const found = [];
-    const reload = 'then reload HAProxy (sudo systemctl reload haproxy)';
-    if (!facts.socat)
-        found.push({
-            problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)",
-            fix: 'sudo apt-get install -y --no-install-recommends socat',
-        });
-    if (facts.socket === 'missing') {
-        found.push({
-            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
-            fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
-            kind: 'configuration',
-        });
-        return found;
-    }
-    if (facts.socket === 'other') {
-        found.push({
-            problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`,
-            fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`,
-            kind: 'configuration',
-        });
-        return found;
-    }
-    if (facts.socket === 'denied') {
-        found.push({
-            problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`,
-            ...socketAccessFix(site.socket, user, facts.group, facts.mode),
-        });
-        return found;
-    }
-    if (!facts.socat)
-        return found;
-    if (facts.unreachable) {
-        found.push({
-            problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`,
-            fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket',
-            kind: 'configuration',
-        });
-        return found;
-    }
-    if (facts.level !== 'admin') {
-        found.push({
-            problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
-            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
-            kind: 'configuration',
-        });
-    }
-    if (/no such backend/i.test(facts.blue)) {
-        found.push({
-            problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
-            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
-            kind: 'configuration',
-        });
-        return found;
-    }
-    for (const color of ['blue', 'green']) {
-        const answer = facts[color];
-        if (/^\d+ \(initial \d+\)$/.test(answer))
-            continue;
-        found.push(/no such server/i.test(answer)
-            ? {
-                problem: `backend ${site.backend} of HAProxy has no server named ${color}`,
-                fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`,
-                kind: 'configuration',
-            }
-            : {
-                problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`,
-                fix: `check backend ${site.backend} in HAProxy's configuration`,
-                kind: 'configuration',
-            });
-    }
-    return found;
-}
-/** The HAProxy router's prerequisites on one host, checked as the deploy user (the doctor, a deploy's preflight, the maintenance's check after an upgrade). */
-async function haproxyPrerequisites(remote, site, ports) {
-    const result = await remote.run(haproxyDoctorCommand(site), { timeoutMs: 30_000 });
-    if (!/^user=/m.test(result.stdout))
-        throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-    return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
-}
-/**
- * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
- * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
- * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
- * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
- */
-const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
-if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
-elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
-else exit 0; fi
-if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
-else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
-if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
-elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
-elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
-else
-  group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
-  # Through the socket's group when it has one of its own that may write; else a group to give it.
-  case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
-  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
-  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
-fi`;
-function haproxySetupCommand(site, deployUser) {
-    if (!USER_NAME.test(deployUser))
-        throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
-    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
-}
-/** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
-async function haproxySetup(remote, site, deployUser) {
-    const result = await remote.run(haproxySetupCommand(site, deployUser), { timeoutMs: 30_000 });
-    return result.stdout.split('\n').flatMap((line) => {
-        const match = /^(ok|todo)=(.+)$/.exec(line);
-        return match ? [{ outcome: match[1], what: match[2] }] : [];
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
-
-
-
-const DEFAULT_ROUTER = 'nginx';
-const routers = new Registry('router', 'router', {
-    nginx: {
-        build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
-    },
-    haproxy: {
-        check(host, app) {
-            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
-            try {
-                checkHaproxySite(haproxySite(host, app), host.stateDir);
-            }
-            catch (error) {
-                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errorMessage(error)}`);
-            }
-        },
-        build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
-        // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
-        prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
-        setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
-    },
-});
-const haproxySite = (host, app) => ({
-    app,
-    socket: host.haproxySocket ?? '',
-    backend: host.haproxyBackend ?? '',
-});
-/** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
-const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
-/** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
-async function routerPrerequisites(name, context) {
-    return (await routers.get(name).prerequisites?.(context)) ?? [];
-}
-/** The router `name` names for one host. */
-function buildRouter(name, context) {
-    const entry = routers.get(name);
-    entry.check?.(context.host, context.app);
-    return entry.build(context);
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-inputs.ts
+
 
 
 
@@ -21689,7 +21755,8 @@ function resolveHosts(inputs) {
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
-        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: ` +
+            'set router: haproxy to move its traffic through HAProxy, or remove them');
         routers.get(inputs.router).check?.(spec, inputs.app);
         return spec;
     });
@@ -21721,9 +21788,218 @@ function parallel_settleLimit(items, limit, task) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/hold.ts
 
 
+/**
+ * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
+ * on every host, written without the lock (the monitor that holds it reads the file). Returns the
+ * hosts it was written on.
+ */
+async function setHold(specs, settings, request) {
+    const done = [];
+    const body = request
+        ? JSON.stringify({
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            reason: request.reason,
+            time: new Date(settings.clock.now()).toISOString(),
+        })
+        : '';
+    const results = await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = statePaths(spec.stateDir, settings.app);
+            const argv = request
+                ? shell_script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
+                : ['rm', '-f', paths.hold];
+            await ssh_runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
+                stdin: body,
+            });
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
+    if (failed.length > 0)
+        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
+    return done;
+}
+
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = require("node:path");
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/local.ts
+
+/** Runs a program on the runner itself (kubectl, ansible-playbook): argv, no shell, output streamed line by line. */
+function runLocal(argv, options = {}) {
+    const [program, ...args] = argv;
+    if (!program)
+        return Promise.reject(new Error('empty command'));
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, {
+            env: options.env ?? process.env,
+            cwd: options.cwd,
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        let pending = '';
+        const lines = (chunk) => {
+            pending += chunk;
+            const parts = pending.split('\n');
+            pending = parts.pop() ?? '';
+            for (const line of parts)
+                options.onLine?.(line);
+        };
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+            stdout += chunk;
+            lines(chunk);
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+            stderr += chunk;
+            lines(chunk);
+        });
+        const timer = options.timeoutMs
+            ? setTimeout(() => {
+                child.kill('SIGTERM');
+                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
+            }, options.timeoutMs)
+            : undefined;
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            reject(new Error(`${program} could not be started: ${error.message}`));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            if (pending)
+                options.onLine?.(pending);
+            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ansible.ts
+
+
+function playbookCommand(run) {
+    return [
+        'ansible-playbook',
+        run.playbook,
+        '--inventory',
+        run.inventory,
+        '--extra-vars',
+        JSON.stringify(run.extraVars),
+        ...(run.limit ? ['--limit', run.limit] : []),
+    ];
+}
+/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
+function ansibleEnv(workDir, base = process.env) {
+    return {
+        ...base,
+        ANSIBLE_HOME: `${workDir}/ansible-home`,
+        ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
+        ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
+        ANSIBLE_FORCE_COLOR: '0',
+        ANSIBLE_NOCOLOR: '1',
+        PYTHONUNBUFFERED: '1',
+    };
+}
+/** The first failed task in ansible's output, for the error message. */
+function failedTask(output) {
+    const lines = output.split('\n');
+    let task = '';
+    for (const line of lines) {
+        const taskMatch = /^TASK \[(.*)\]/.exec(line);
+        if (taskMatch)
+            task = taskMatch[1];
+        if (/^fatal:|^failed:/.test(line))
+            return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
+    }
+    return null;
+}
+/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
+function collectionInstallCommand(requirementsFile, collectionsDir) {
+    return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
+}
+/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
+function collectionsCacheKey(os, requirements) {
+    return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
+}
+/**
+ * Runs a playbook on the runner, its output streamed; on failure, names the failed task. The one
+ * way the suite runs Ansible: the rollback's playbook and the staging deploy both come here.
+ * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
+ */
+async function runPlaybook(run, options) {
+    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), {
+        env: options.env ?? ansibleEnv(options.workDir),
+        cwd: options.cwd,
+        onLine: options.log.info,
+        timeoutMs: options.timeoutMs,
+    }));
+    if (result.code === 0)
+        return { ok: true };
+    const task = failedTask(result.stdout);
+    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/kubernetes.ts
+
+const base = (target) => [
+    'kubectl',
+    ...(target.context ? ['--context', target.context] : []),
+    '--namespace',
+    target.namespace,
+];
+function rolloutUndo(target, revision) {
+    return [
+        ...base(target),
+        'rollout',
+        'undo',
+        `deployment/${target.deployment}`,
+        ...(revision === null ? [] : [`--to-revision=${revision}`]),
+    ];
+}
+function rolloutStatus(target, timeoutSeconds) {
+    return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
+}
+/** Reads the revision the deployment now runs and its images (after the rollout). */
+function currentRevision(target) {
+    return [
+        ...base(target),
+        'get',
+        `deployment/${target.deployment}`,
+        '--output',
+        'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}',
+    ];
+}
+const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
+/** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
+async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
+    for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
+        const result = await log.group(argv.join(' '), () => runLocal(argv, { onLine: log.info, timeoutMs: (timeoutSeconds + 60) * 1000 }));
+        if (result.code !== 0) {
+            return {
+                ok: false,
+                error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}`,
+            };
+        }
+    }
+    // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
+    const now = await runLocal(currentRevision(target), { timeoutMs: 60_000 });
+    const match = REVISION_LINE.exec(now.stdout.trim());
+    if (now.code !== 0 || !match) {
+        log.warn(`the rollout finished, but the revision it runs could not be read (${now.code !== 0 ? `exit ${now.code}` : 'unexpected answer'})`);
+        return { ok: true };
+    }
+    return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/host-facts.ts
 
 /** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
 function inspectArgs(server) {
@@ -21745,32 +22021,6 @@ function proxyLine(app) {
 function accessLogLine(accessLog) {
     return `access_log ${accessLog} agent_loop;`;
 }
-const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-# No nginx command line: another router moves the traffic, and nginx is not checked.
-[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`;
-/**
- * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
- * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
- * split variable and writes the access log (a helper too old to know the verb says nothing).
- */
-function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
-    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [
-        stateDir,
-        includeDir,
-        ...inspectArgs(server),
-        ...(withNginx ? nginxControl(nginx, includeDir) : []),
-    ]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
     const values = new Map();
     for (const line of output.split('\n')) {
@@ -21780,90 +22030,12 @@ function keyValues(output) {
     }
     return { values, first: (key) => values.get(key)?.[0] ?? '' };
 }
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-        server: parseServerFacts(first('server')),
-        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
-    };
-}
-/**
- * What a deploy should warn about (it does not stop: before the first deploy the variable does not
- * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
- * line, and the monitor sees none without the access log line.
- */
-function serverBlockWarnings(facts, server) {
-    if (!facts)
-        return [];
-    const warnings = [];
-    if (!facts.proxy)
-        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-    if (facts.log === false)
-        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
-    return warnings;
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (facts.nginxSkipped)
-        return problems;
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-/**
- * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
- * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
- * stops the deploy on that host with the command that fixes it.
- */
-async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
-    const withNginx = registry_drivesNginx(router?.name);
-    const [result, routerMissing] = await Promise.all([
-        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-        router && !withNginx
-            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
-            : Promise.resolve([]),
-    ]);
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = problems.length > 0
-        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
-        : routerMissing;
-    if (problems.length > 0) {
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new errors_HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    return facts;
-}
-const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/doctor-script.ts
+
+
+
+const doctor_script_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -21902,7 +22074,7 @@ function doctorCommand(target) {
     const nginx = registry_drivesNginx(target.router?.name)
         ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]
         : ['0'];
-    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [
+    return shell_script('al-doctor', doctor_script_DOCTOR_SCRIPT, [
         target.stateDir,
         target.includeDir,
         target.accessLog,
@@ -21937,6 +22109,17 @@ function parseDoctor(output) {
         ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
     };
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/doctor.ts
+
+
+
+
+
+/**
+ * The doctor's verdict: what a host lacks, each with the command that fixes it, run on a
+ * connected host on its own, as a gate, or to explain a first step that failed.
+ */
 const q = (word) => quote(word);
 /**
  * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
@@ -21982,7 +22165,8 @@ function judgeDoctor(facts, target) {
     if (helper) {
         if (!facts.root && facts.includeDir === 'writable') {
             found.push({
-                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ` +
+                    `${user} could make nginx write any file (nginx-conf-dir)`,
                 fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
             });
         }
@@ -22005,7 +22189,8 @@ function judgeDoctor(facts, target) {
     }
     else if (!facts.root && facts.viaSudo) {
         found.push({
-            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ` +
+                `${target.includeDir}, which nginx loads as root, and could become root`,
             fix: setUp,
         });
     }
@@ -22045,7 +22230,8 @@ function judgeDoctor(facts, target) {
         if (!facts.server.proxy)
             found.push({
                 problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
-                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} ` +
+                    `(nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
             });
         if (facts.server.log === false)
             found.push({
@@ -22112,8 +22298,6 @@ async function explainUnprepared(remote, target, error) {
 
 
 
-
-
 /** The run was cancelled: thrown by a step that had not started, or by a wait that was cut short. */
 class Cancelled extends Error {
     name = 'Cancelled';
@@ -22146,7 +22330,7 @@ class HostSession {
         this.state = state;
         this.unlock = unlock;
         this.lockToken = lockToken;
-        this.paths = state_statePaths(spec.stateDir, settings.app);
+        this.paths = statePaths(spec.stateDir, settings.app);
         this.router = router;
     }
     get label() {
@@ -22162,7 +22346,7 @@ class HostSession {
         const token = this.lockToken;
         this.heartbeat = setInterval(() => {
             this.remote
-                .run(state_commands.heartbeat(this.paths.lock, token), { timeoutMs: HEARTBEAT_MS })
+                .run(commands.heartbeat(this.paths.lock, token), { timeoutMs: HEARTBEAT_MS })
                 .then((result) => {
                 if (result.stdout.trim() === 'lost' && !this.lockLost) {
                     this.lockLost = true;
@@ -22215,9 +22399,9 @@ class HostSession {
         let result;
         try {
             result = await this.router.setWeights(weights, {
-                before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }],
+                before: [{ path: this.paths.state, content: state_stateText(this.label, next), mode: '644' }],
                 // The outcome is recorded in the same command once the weights are live (no round trip).
-                after: done ? [{ path: this.paths.state, content: stateText(this.label, done), mode: '644' }] : [],
+                after: done ? [{ path: this.paths.state, content: state_stateText(this.label, done), mode: '644' }] : [],
             });
         }
         catch (error) {
@@ -22246,7 +22430,9 @@ class HostSession {
         this.queueAudit(step, details);
     }
     queueAudit(step, details) {
-        this.auditQueue.push(`${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`);
+        const time = new Date(this.settings.clock.now()).toISOString();
+        const record = { time, runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details };
+        this.auditQueue.push(`${JSON.stringify(record)}\n`);
     }
     /** Writes the queued audit lines now; a failure is reported, never thrown. */
     async flushAudit() {
@@ -22255,7 +22441,7 @@ class HostSession {
         const lines = this.auditQueue.join('');
         this.auditQueue = [];
         try {
-            await ssh_runChecked(this.remote, state_commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
+            await ssh_runChecked(this.remote, commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
         }
         catch (error) {
             this.settings.log.warn(`${this.label}: could not append to the audit log: ${errorMessage(error)}`);
@@ -22300,124 +22486,15 @@ function sessionRouter(spec, remote, settings) {
         now: settings.clock.now,
     });
 }
-/**
- * Connects to every host (in parallel), then locks them one after the other in one global order
- * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
- * together, the one that takes the first host proceeds and the other stops there, naming it. Then
- * each host's state is read and any traffic change a dead run left half-done is settled.
- * All or nothing: if any host cannot be opened, the others are released before anything changed.
- */
-async function openSessions(specs, settings, owner, options = {}) {
-    // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
-    const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
-    if (connectFailures.length > 0) {
-        for (const result of connected)
-            if (result.ok)
-                result.value.close();
-        throwAll(connectFailures);
-    }
-    const remotes = connected.map((result) => result.value);
-    // Each host's router, built before any lock is taken: one the settings cannot build stops the run here.
-    let hostRouters;
-    try {
-        hostRouters = specs.map((spec, index) => sessionRouter(spec, remotes[index], settings));
-    }
-    catch (error) {
-        for (const remote of remotes)
-            remote.close();
-        throw error;
-    }
-    const locked = [];
-    try {
-        const ordered = specs
-            .map((spec, index) => ({ spec, remote: remotes[index] }))
-            .sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0);
-        for (const { spec, remote } of ordered) {
-            if (isCancelled(settings))
-                throw new Cancelled('cancelled while taking the locks');
-            const paths = state_statePaths(spec.stateDir, settings.app);
-            const token = (0,external_node_crypto_namespaceObject.randomUUID)();
-            const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
-                waitSeconds: settings.lock.waitSeconds,
-                staleSeconds: settings.lock.staleSeconds,
-                breakStale: settings.lock.breakStale,
-                takeOver: settings.lock.takeOver ?? false,
-                sleep: settings.clock.sleep,
-                now: settings.clock.now,
-                warn: settings.log.warn,
-                ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
-            }).catch((error) => 
-            // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
-            error instanceof LockHeld
-                ? Promise.reject(error)
-                : explainUnprepared(remote, {
-                    stateDir: spec.stateDir,
-                    includeDir: spec.nginxConfDir,
-                    nginx: spec.nginxCommand,
-                    accessLog: '',
-                    router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app },
-                }, error));
-            locked.push({ spec, remote, unlock, token });
-        }
-    }
-    catch (error) {
-        await Promise.all(locked.map((entry) => entry.unlock().catch(() => undefined)));
-        for (const remote of remotes)
-            remote.close();
-        throw error;
-    }
-    // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
-    const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
-    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, hostRouters[specs.indexOf(spec)], token));
-    for (const session of sessions)
-        session.startHeartbeat();
-    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session, index) => {
-        session.state = settings.repairState
-            ? await repairState(session, settings)
-            : await state_readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
-        await session_settle(session, settings);
-        const version = options.versionFromState?.(session.state);
-        const entry = byInput[index];
-        if (version && entry && version !== owner.version) {
-            await session.remote.run(state_commands.relabelLock(session.paths.lock, entry.token), {
-                stdin: JSON.stringify({
-                    ...owner,
-                    version,
-                    token: entry.token,
-                    ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}),
-                    ...jobOf(settings.run),
-                }),
-            });
-        }
-    });
-    const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
-    if (failures.length > 0) {
-        await closeSessions(sessions);
-        throwAll(failures);
-    }
-    return sessions;
-}
 /** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
 function jobOf(run) {
     return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
 }
-/** The session whose lock is taken first (a rollback waiting for the lock waits there). */
-function firstInLockOrder(sessions) {
-    return [...sessions].sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0)[0];
-}
-function throwAll(failures) {
-    const first = failures[0];
-    if (failures.length === 1)
-        throw first;
-    const error = new AggregateError(failures, failures.map(errorMessage).join('\n'));
-    if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
-        Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
-    throw error;
-}
-async function closeSessions(sessions) {
-    await Promise.all(sessions.map((session) => session.close()));
-}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/settle.ts
+
+
+
 const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
 /** How settle() names what serves the traffic and the router's file, for the router the settings name. */
 function trafficWords(router) {
@@ -22451,7 +22528,7 @@ function trafficWords(router) {
  * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
  * reload by anyone changes nothing.
  */
-async function session_settle(session, settings) {
+async function settle_settle(session, settings) {
     const { state } = session;
     const view = await session.router.inspect();
     const pending = state.pending;
@@ -22486,7 +22563,10 @@ async function session_settle(session, settings) {
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch ` +
+            `(${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; ` +
+            `${trafficWords(settings.router).server} served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; ` +
+            `now ${router_formatWeights(target)}`;
         next = withHistory(next, {
             time: new Date(settings.clock.now()).toISOString(),
             runId: settings.run.runId,
@@ -22504,7 +22584,9 @@ async function session_settle(session, settings) {
     }
     if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
         const words = trafficWords(settings.router);
-        settings.log.warn(`${session.label}: ${words.file} says ${router_formatWeights(view.file.weights)} but ${words.server} serves ${router_formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
+        settings.log.warn(`${session.label}: ${words.file} says ${router_formatWeights(view.file.weights)} ` +
+            `but ${words.server} serves ${router_formatWeights(view.live.weights)} (${words.why}); ` +
+            `rewriting it to what ${words.server} serves`);
         await session.router.setWeights(view.live.weights);
         await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
             live: view.live.weights,
@@ -22518,12 +22600,12 @@ async function session_settle(session, settings) {
  */
 async function repairState(session, settings) {
     const now = new Date(settings.clock.now()).toISOString();
-    const current = await state_readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
+    const current = await readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
     if (current.ok && current.state.history.length > 0) {
         settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
         return current.state;
     }
-    const line = (await ssh_runChecked(session.remote, state_commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
+    const line = (await ssh_runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
     let rebuilt = null;
     if (line) {
         try {
@@ -22540,7 +22622,9 @@ async function repairState(session, settings) {
     const live = view.live?.weights ?? view.file?.weights ?? null;
     if (!rebuilt) {
         if (!current.ok && !live)
-            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log ` +
+                `nor ${trafficWords(settings.router).server} says anything about ${settings.app}: ` +
+                `remove ${session.paths.state} to start afresh`);
         rebuilt = {
             schema: 2,
             app: settings.app,
@@ -22580,95 +22664,782 @@ async function repairState(session, settings) {
         detail: `rebuilt from ${found.join('; ')}`,
     });
     await session.saveState(next);
-    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
+    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}` +
+        `${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
     return next;
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/open.ts
+
+
+
+
+
+
+
 /**
- * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
- * on every host, written without the lock (the monitor that holds it reads the file). Returns the
- * hosts it was written on.
+ * Connects to every host (in parallel), then locks them one after the other in one global order
+ * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
+ * together, the one that takes the first host proceeds and the other stops there, naming it. Then
+ * each host's state is read and any traffic change a dead run left half-done is settled.
+ * All or nothing: if any host cannot be opened, the others are released before anything changed.
  */
-async function setHold(specs, settings, request) {
-    const done = [];
-    const body = request
-        ? JSON.stringify({
-            runId: settings.run.runId,
-            actor: settings.run.actor,
-            reason: request.reason,
-            time: new Date(settings.clock.now()).toISOString(),
-        })
-        : '';
-    const results = await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-        try {
-            const paths = state_statePaths(spec.stateDir, settings.app);
-            const argv = request
-                ? shell_script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
-                : ['rm', '-f', paths.hold];
-            await ssh_runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
-                stdin: body,
-            });
-            done.push(remote.label);
-        }
-        finally {
+async function openSessions(specs, settings, owner, options = {}) {
+    // Connected in the order given (errors read in that order); locked in one global order.
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
+    if (connectFailures.length > 0) {
+        for (const result of connected)
+            if (result.ok)
+                result.value.close();
+        throwAll(connectFailures);
+    }
+    const remotes = connected.map((result) => result.value);
+    // Each host's router, built before any lock is taken: one the settings cannot build stops the run here.
+    let hostRouters;
+    try {
+        hostRouters = specs.map((spec, index) => sessionRouter(spec, remotes[index], settings));
+    }
+    catch (error) {
+        for (const remote of remotes)
             remote.close();
-        }
-    });
-    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
-    if (failed.length > 0)
-        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
-    return done;
-}
-/**
- * The post step of a job whose main step was killed before it could clean up: on each host, settle
- * the traffic change this job left pending and release this job's lock. A lock is this job's only
- * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
- * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
- * older version (no token), is left alone and said to be. Needs no lock of its own.
- */
-async function cleanUpRun(specs, settings) {
-    const done = [];
-    const jobToken = settings.run.jobToken;
-    await settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-        try {
+        throw error;
+    }
+    const locked = [];
+    try {
+        const ordered = specs
+            .map((spec, index) => ({ spec, remote: remotes[index] }))
+            .sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0);
+        for (const { spec, remote } of ordered) {
+            if (isCancelled(settings))
+                throw new Cancelled('cancelled while taking the locks');
             const paths = statePaths(spec.stateDir, settings.app);
-            const owned = await remote.run(script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
-            const owner = parseLockOwner(owned.stdout);
-            const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
-            if (!ours) {
-                if (owner?.runId === settings.run.runId) {
-                    settings.log.info(owner.jobToken
-                        ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}${owner.job ? ` (job ${owner.job})` : ''}: left alone`
-                        : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), so it may be another job's: left alone; it goes stale once its run stops`);
-                }
-                return;
-            }
-            const lockToken = owner.token;
-            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
-            const session = new HostSession(spec, remote, settings, state, async () => {
-                await remote.run(commands.releaseLock(paths.lock, lockToken));
-            }, sessionRouter(spec, remote, settings));
-            const pending = state.pending;
-            if (pending && pending.jobToken !== jobToken) {
-                // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
-                settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
-            }
-            else {
-                await session_settle(session, settings);
-            }
-            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
-            await session.close();
-            done.push(remote.label);
+            const token = (0,external_node_crypto_namespaceObject.randomUUID)();
+            const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
+                waitSeconds: settings.lock.waitSeconds,
+                staleSeconds: settings.lock.staleSeconds,
+                breakStale: settings.lock.breakStale,
+                takeOver: settings.lock.takeOver ?? false,
+                sleep: settings.clock.sleep,
+                now: settings.clock.now,
+                warn: settings.log.warn,
+                ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
+            }).catch((error) => 
+            // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
+            error instanceof LockHeld
+                ? Promise.reject(error)
+                : explainUnprepared(remote, {
+                    stateDir: spec.stateDir,
+                    includeDir: spec.nginxConfDir,
+                    nginx: spec.nginxCommand,
+                    accessLog: '',
+                    router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app },
+                }, error));
+            locked.push({ spec, remote, unlock, token });
         }
-        finally {
+    }
+    catch (error) {
+        await Promise.all(locked.map((entry) => entry.unlock().catch(() => undefined)));
+        for (const remote of remotes)
             remote.close();
+        throw error;
+    }
+    // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
+    const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
+    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, hostRouters[specs.indexOf(spec)], token));
+    for (const session of sessions)
+        session.startHeartbeat();
+    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session, index) => {
+        session.state = settings.repairState
+            ? await repairState(session, settings)
+            : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
+        await settle_settle(session, settings);
+        const version = options.versionFromState?.(session.state);
+        const entry = byInput[index];
+        if (version && entry && version !== owner.version) {
+            await session.remote.run(commands.relabelLock(session.paths.lock, entry.token), {
+                stdin: JSON.stringify({
+                    ...owner,
+                    version,
+                    token: entry.token,
+                    ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}),
+                    ...jobOf(settings.run),
+                }),
+            });
         }
     });
-    return done;
+    const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
+    if (failures.length > 0) {
+        await closeSessions(sessions);
+        throwAll(failures);
+    }
+    return sessions;
+}
+/** The session whose lock is taken first (a rollback waiting for the lock waits there). */
+function firstInLockOrder(sessions) {
+    return [...sessions].sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0)[0];
+}
+function throwAll(failures) {
+    const first = failures[0];
+    if (failures.length === 1)
+        throw first;
+    const error = new AggregateError(failures, failures.map(errorMessage).join('\n'));
+    if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
+        Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
+    throw error;
+}
+async function closeSessions(sessions) {
+    await Promise.all(sessions.map((session) => session.close()));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/exposition.ts
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
+
+
+
+function newReport(session, phase) {
+    return {
+        host: session.label,
+        phase,
+        outcome: 'unchanged',
+        fromColor: null,
+        toColor: null,
+        version: null,
+        previousVersion: null,
+        weightsBefore: null,
+        weightsAfter: null,
+        switchMs: null,
+        liveAt: null,
+        smoke: [],
+        steps: [],
+    };
+}
+/**
+ * One timed, logged and audited step on one host. A cancelled run starts no new step; with
+ * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
+ * (never used for a traffic switch, whose outcome must be known).
+ */
+async function step(work, settings, name, body, detail, options = {}) {
+    const started = settings.clock.now();
+    try {
+        if (isCancelled(settings))
+            throw new Cancelled(`cancelled before: ${name}`);
+        const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
+        const record = {
+            step: name,
+            ok: true,
+            ms: settings.clock.now() - started,
+            ...(detail ? { detail: detail(value) } : {}),
+        };
+        work.report.steps.push(record);
+        settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
+        await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
+        return value;
+    }
+    catch (error) {
+        const record = {
+            step: name,
+            ok: false,
+            ms: settings.clock.now() - started,
+            detail: errorMessage(error),
+        };
+        work.report.steps.push(record);
+        settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
+        await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
+        throw error;
+    }
+}
+function raceCancel(promise, signal, name) {
+    if (signal.aborted)
+        return Promise.reject(new Cancelled(`cancelled during: ${name}`));
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
+}
+function procedure_history(settings, entry) {
+    return {
+        time: new Date(settings.clock.now()).toISOString(),
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        ...entry,
+    };
+}
+/** The color serving most traffic: from state, or from nginx when the state file was lost. */
+function stableColor(state, live) {
+    if (state.active)
+        return state.active;
+    if (!live)
+        return null;
+    return live.blue >= live.green ? 'blue' : 'green';
+}
+/**
+ * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
+ * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
+ */
+async function onEveryHost(works, settings, task) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, task);
+    results.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.outcome = 'failed';
+            work.report.error ??= errorMessage(result.error);
+            if (result.error instanceof Error && result.error.name === 'ConfigurationError')
+                work.report.refused = true;
+        }
+    });
+    return results.every((result) => result.ok);
+}
+function summarize(phase, works, ok, started, settings, canaryPercent, error) {
+    const first = works[0];
+    const switchTimes = works
+        .map((work) => work.report.switchMs)
+        .filter((ms) => ms !== null && Number.isFinite(ms));
+    return {
+        ok,
+        phase,
+        activeColor: first?.report.toColor ?? null,
+        previousColor: first?.report.fromColor ?? null,
+        version: first?.report.version ?? null,
+        previousVersion: first?.report.previousVersion ?? null,
+        canaryPercent,
+        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
+        durationMs: settings.clock.now() - started,
+        hosts: works.map((work) => work.report),
+        ...(error ? { error } : {}),
+        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
+            ? { refused: true }
+            : {}),
+    };
+}
+function failedHosts(works) {
+    return works
+        .filter((work) => work.failed)
+        .map((work) => work.report.error ?? `${work.session.label}: failed`)
+        .join('\n');
+}
+/**
+ * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
+ * answers, in the same round trip; returned by URL.
+ */
+async function readLive(work, settings, probe = []) {
+    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
+        const live = value.live ?? value.file;
+        return live ? router_formatWeights(live.weights) : 'not set up yet';
+    });
+    work.before = (view.live ?? view.file)?.weights ?? null;
+    work.report.weightsBefore = work.before;
+    return view.health;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/switch.ts
+
+
+
+
+/**
+ * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
+ * intent is saved before nginx is touched and the outcome after, so an interruption at any point
+ * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
+ * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
+ * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
+ */
+async function switchAll(works, settings, name, plan) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`));
+    if (results.every((result) => result.ok))
+        return true;
+    results.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.error ??= errorMessage(result.error);
+        }
+    });
+    await moveBack(works, settings);
+    return false;
+}
+/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
+async function switchOne(work, settings, name, plan) {
+    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`);
+}
+async function switchHost(work, settings, plan) {
+    const { session } = work;
+    if (session.lockLost)
+        throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
+    const before = session.state;
+    work.stateBefore ??= before;
+    const committed = plan.commit(before);
+    const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
+    const intent = {
+        runId: settings.run.runId,
+        phase: plan.phase,
+        at: new Date(settings.clock.now()).toISOString(),
+        from: work.before,
+        to: plan.weights,
+        recover: plan.recover,
+        ...(plan.release ? { release: plan.release } : {}),
+        // Whose change it is: a post step settles only the change its own job recorded.
+        ...jobOf(settings.run),
+        commit: {
+            active: committed.active,
+            canary: committed.canary,
+            releases: changed.map((release) => ({ id: release.id, status: release.status })),
+        },
+    };
+    let result;
+    try {
+        // The intent is written in the same command before nginx is touched, and the outcome once the
+        // weights are live: one round trip.
+        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, {
+            ...committed,
+            pending: null,
+        });
+    }
+    catch (error) {
+        if (error instanceof UnrecordedSwitchError) {
+            // Live but unrecorded: this host moved, and is put back with the others.
+            work.moved = true;
+            throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+        }
+        // nginx kept (or got back) the previous file; the intent is void.
+        await session.saveState({ ...before, pending: null }).catch(() => undefined);
+        throw error;
+    }
+    work.moved = true;
+    work.report.weightsAfter = result.weights;
+    work.report.switchMs = result.liveMs;
+    work.report.liveAt = settings.clock.now();
+    if (result.recorded)
+        return result;
+    try {
+        await session.saveState({ ...committed, pending: null });
+    }
+    catch (error) {
+        throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+    }
+    return result;
+}
+/** Puts every host this phase moved back on the weights and the state it had before. */
+async function moveBack(works, settings) {
+    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
+        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
+        if (!back)
+            return;
+        try {
+            // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
+            const started = settings.clock.now();
+            const result = await work.session.router.setWeights(back);
+            work.report.steps.push({
+                step: 'move traffic back',
+                ok: true,
+                ms: settings.clock.now() - started,
+                detail: router_formatWeights(result.weights),
+            });
+            settings.log.info(`${work.session.label}: traffic moved back: ${router_formatWeights(result.weights)}`);
+            work.report.weightsAfter = back;
+            work.moved = false;
+            work.report.outcome = 'reverted';
+            if (work.stateBefore)
+                await work.session.saveState({ ...work.stateBefore, pending: null });
+        }
+        catch (error) {
+            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
+            work.report.outcome = 'failed';
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/plan.ts
+
+
+
+const plan_describe = (release) => `${release.version} (${release.status})`;
+function candidateList(state) {
+    const list = rollbackCandidates(state).map(plan_describe);
+    return list.length > 0 ? list.join(', ') : 'none';
+}
+/** Where a release can run: the color that already has it, or the idle color (started from its image). */
+function placement(state, release, idle) {
+    for (const color of [idle, otherColor(idle)]) {
+        const held = state.colors[color];
+        if (held && held.version === release.version && held.image === release.image)
+            return { color, start: held.status !== 'running' };
+    }
+    return { color: idle, start: true };
+}
+function planRollback(state, live, target, host) {
+    const active = state.active;
+    if (!active)
+        throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
+    const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
+    const current = liveRelease(state);
+    const canaryRelease = state.canary
+        ? (state.releases.find((release) => release.id === state.canary?.release) ??
+            [...state.releases]
+                .reverse()
+                .find((release) => release.status === 'canary' && release.version === state.canary?.version) ??
+            null)
+        : null;
+    if (target.kind === 'previous') {
+        if (target.canaryOnly && !state.canary) {
+            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ` +
+                `${current ? `${current.version} serves all traffic` : 'nothing serves'}; ` +
+                'to go back from a promoted release, roll back instead');
+        }
+        if (state.canary) {
+            // A canary in progress: the stable color still runs and serves most traffic.
+            const stable = otherColor(state.canary.color);
+            const release = state.colors[stable];
+            if (!release)
+                throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
+            return {
+                target: stable,
+                failed: state.canary.color,
+                version: release.version,
+                image: release.image,
+                start: release.status !== 'running',
+                noop: false,
+                release: current ?? null,
+                rejected: canaryRelease,
+            };
+        }
+        if (current && current.restoredAt !== null && serving(active)) {
+            // What serves was itself put back by a rollback: rolling back again would reach further into
+            // the past than anyone asked. Older versions are one named rollback away.
+            return {
+                target: active,
+                failed: null,
+                version: current.version,
+                image: current.image,
+                start: false,
+                noop: true,
+                release: current,
+                rejected: null,
+                why: `${current.version} was put back by a rollback at ${current.restoredAt}`,
+            };
+        }
+        const currentTime = current?.deployedAt ?? '9999';
+        const good = [...state.releases]
+            .reverse()
+            .find((release) => release.id !== current?.id &&
+            release.servedAt !== null &&
+            !isRejected(release) &&
+            release.deployedAt <= currentTime &&
+            release.version !== current?.version);
+        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
+            throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
+        }
+        if (!good) {
+            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to ` +
+                `(${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. ` +
+                'Name one with target-version to roll back to it anyway');
+        }
+        const where = placement(state, good, otherColor(active));
+        const skipped = state.releases
+            .filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release))
+            .map(plan_describe);
+        return {
+            target: where.color,
+            failed: active,
+            version: good.version,
+            image: good.image,
+            start: where.start,
+            noop: false,
+            release: good,
+            rejected: current ?? null,
+            ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}),
+        };
+    }
+    // A named version: the newest good release of it, else the newest of it at all (with a warning).
+    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
+    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
+    if (!chosen)
+        throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
+    const warning = isRejected(chosen)
+        ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named`
+        : undefined;
+    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
+    if (holder &&
+        holder === active &&
+        state.canary === null &&
+        serving(holder) &&
+        state.colors[holder]?.status === 'running') {
+        return {
+            target: holder,
+            failed: null,
+            version: chosen.version,
+            image: chosen.image,
+            start: false,
+            noop: true,
+            release: current ?? chosen,
+            rejected: null,
+            ...(warning ? { warning } : {}),
+        };
+    }
+    const idle = state.canary ? state.canary.color : otherColor(active);
+    const where = holder
+        ? { color: holder, start: state.colors[holder]?.status !== 'running' }
+        : placement(state, chosen, idle);
+    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
+    return {
+        target: where.color,
+        failed,
+        version: chosen.version,
+        image: chosen.image,
+        start: where.start,
+        noop: false,
+        release: chosen,
+        rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null,
+        ...(warning ? { warning } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/plan-host.ts
+
+
+
+
+/** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
+function releaseOf(state, color) {
+    const held = state.colors[color];
+    if (!held)
+        return undefined;
+    const newestFirst = [...state.releases]
+        .reverse()
+        .filter((release) => release.version === held.version && release.image === held.image);
+    return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
+}
+const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, ' +
+    'or runtime: compose with compose-file ' +
+    '(agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
+/**
+ * The runtime that stops or starts a color: the one the inputs name, else the one recorded with the
+ * release it runs (or is to run). Neither known: refused, never a stop claimed with a guess.
+ */
+function runtimeFor(settings, host, doing, release) {
+    if (settings.runtime)
+        return settings.runtime;
+    if (!release?.runtime || !settings.recordedRuntime) {
+        throw new errors_ConfigurationError(`${host}: cannot ${doing}: no runtime input names one and its release records none (deployed before runtimes were recorded); ${PASS_RUNTIME}`);
+    }
+    try {
+        return settings.recordedRuntime(release.runtime);
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`${host}: cannot ${doing}: ${errorMessage(error)}; ${PASS_RUNTIME}`);
+    }
+}
+const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
+async function planOnHost(work, settings) {
+    const { session } = work;
+    // Both colors' health is probed with the weights, in the same command: a rollback to a color that
+    // runs and answers needs no second round trip before the switch.
+    work.health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
+    const plan = planRollback(session.state, work.before, settings.target, session.label);
+    work.plan = plan;
+    if (plan.noop)
+        return;
+    const { state } = session;
+    const runtimes = {};
+    if (plan.start) {
+        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image
+            ? plan.release
+            : [...state.releases]
+                .reverse()
+                .find((release) => release.version === plan.version && release.image === plan.image);
+        runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
+        const holder = state.colors[plan.target];
+        runtimes.stopTarget = holder
+            ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target))
+            : runtimes.start;
+    }
+    const failed = plan.failed ? state.colors[plan.failed] : undefined;
+    if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
+        runtimes.stopFailed = runtimeFor(settings, session.label, `stop ${plan.failed} (${failed.version})`, releaseOf(state, plan.failed));
+    }
+    work.runtimes = runtimes;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
+
+
+const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
+const templateValues = (release) => ({
+    app: release.app,
+    color: release.color,
+    port: String(release.port),
+    image: release.image,
+    version: release.version,
+});
+const DEFAULT_WAIT_SECONDS = 120;
+// The image is pulled under the engine's data root, often another disk than the state folder's:
+// its free space is checked there (df needs no access to the folder itself).
+// A backslash-newline inside double quotes is removed by the shell: each message is one line.
+const ENGINE_SCRIPT = `min_mb=$1
+if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if [ "$min_mb" -gt 0 ]; then
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
+  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): \\
+prune unused images (the maintenance action) or free space there" >&2; exit 1
+  fi
+fi
+if ! v=$(docker compose version --short 2>&1); then
+  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
+fi
+echo "engine=$out compose=$v"`;
+// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
+// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
+// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
+const PULL_SCRIPT = `img=$1
+case "$img" in
+  *@sha256:*)
+    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
+    echo "image=$img"; exit 0 ;;
+esac
+if ! out=$(docker pull --quiet "$img" 2>&1); then
+  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
+    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
+  fi
+  printf '%s\n' "$out" >&2
+  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
+    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
+  esac
+  exit 1
+fi
+repo=\${img%:*}
+case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
+digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
+echo "image=\${digest:-$img}"`;
+// A color whose container exists, stopped, with the very image asked for, was started (and checked)
+// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
+// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
+// failed wait leaves no unhealthy container running.
+const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
+   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
+  exec "$@" up --detach --remove-orphans
+fi
+"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
+rc=$?
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+# Success is every container running and, where it has a healthcheck, healthy: checked here as
+# well, so that nothing unproven is ever left to take traffic.
+if [ "$rc" = 0 ]; then
+  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
+  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
+  [ -z "$bad" ] && exit 0
+  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
+  rc=1
+fi
+for id in $ids; do
+  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
+  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
+done >&2
+"$@" stop >/dev/null 2>&1
+left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$left" ]; then
+  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
+  docker kill $left >/dev/null 2>&1
+fi
+exit "$rc"`;
+// Nothing of the project running (a color already stopped, or never started): nothing to stop,
+// and no compose start-up (about 0.3 s) on a rollback's way to safety.
+const STOP_SCRIPT = `project=$1; shift
+[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
+exec "$@" stop`;
+/**
+ * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
+ * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
+ */
+function composeRuntime(composeFile, options = {}) {
+    const project = (release) => `${release.app}-${release.color}`;
+    const compose = (release) => [
+        'env',
+        `AGENT_LOOP_APP=${release.app}`,
+        `AGENT_LOOP_COLOR=${release.color}`,
+        `AGENT_LOOP_PORT=${release.port}`,
+        `AGENT_LOOP_IMAGE=${release.image}`,
+        `AGENT_LOOP_VERSION=${release.version}`,
+        'docker',
+        'compose',
+        '--project-name',
+        project(release),
+        '--file',
+        composeFile,
+    ];
+    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
+    return {
+        kind: 'compose',
+        prepare: (release) => [
+            {
+                what: 'the Docker engine answers, has room for the image and docker compose v2 is installed',
+                argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]),
+            },
+            { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
+            {
+                what: `the image ${release.image} can be pulled`,
+                argv: shell_script('al-pull', PULL_SCRIPT, [release.image]),
+                resolvesImage: true,
+            },
+        ],
+        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
+    };
+}
+/** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
+function commandRuntime(startTemplate, stopTemplate) {
+    return {
+        kind: 'command',
+        prepare: () => [],
+        start: (release) => ['sh', '-c', renderTemplate(startTemplate, templateValues(release))],
+        stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
+    };
+}
+/**
+ * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
+ * the release with the image it must run (a tag resolved to its digest by the compose runtime).
+ */
+async function prepareRelease(remote, runtime, release, timeoutMs) {
+    let image = release.image;
+    for (const step of runtime.prepare(release)) {
+        const stdout = await ssh_runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
+        if (resolved)
+            image = resolved;
+    }
+    return { ...release, image };
+}
+/** Starts a prepared release (see `prepareRelease`). */
+async function launchRelease(remote, runtime, release, timeoutMs) {
+    const result = await remote.run(runtime.start(release), { timeoutMs });
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
+        throw new errors_HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+}
+/** Prepares then starts `release`; returns what was started. */
+async function startRelease(remote, runtime, release, timeoutMs) {
+    const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
+    await launchRelease(remote, runtime, prepared, timeoutMs);
+    return prepared;
+}
+async function stopRelease(remote, runtime, release, timeoutMs) {
+    await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/exposition-sample.ts
 
 class ExpositionError extends Error {
     line;
@@ -22678,10 +23449,7 @@ class ExpositionError extends Error {
         this.line = line;
     }
 }
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const TYPES = ['counter', 'gauge', 'histogram', 'summary', 'untyped'];
 const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const MAX_LENGTH = 16 * 1024 * 1024;
 /** A sample value as Go's ParseFloat reads it, limited to the forms exporters write. */
 function parseSampleValue(text) {
     if (FLOAT.test(text))
@@ -22790,6 +23558,13 @@ function parseSampleLine(line, number) {
     }
     return sample;
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/exposition.ts
+
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const TYPES = ['counter', 'gauge', 'histogram', 'summary', 'untyped'];
+const MAX_LENGTH = 16 * 1024 * 1024;
 /** The family a sample belongs to, given the TYPE lines seen so far. */
 function familyOf(sampleName, declared) {
     for (const suffix of ['_bucket', '_sum', '_count']) {
@@ -23143,549 +23918,6 @@ async function judgeSmoke(check, defaults, send) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
-
-
-const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
-const templateValues = (release) => ({
-    app: release.app,
-    color: release.color,
-    port: String(release.port),
-    image: release.image,
-    version: release.version,
-});
-const DEFAULT_WAIT_SECONDS = 120;
-// The image is pulled under the engine's data root, often another disk than the state folder's:
-// its free space is checked there (df needs no access to the folder itself).
-const ENGINE_SCRIPT = `min_mb=$1
-if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
-  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
-fi
-if [ "$min_mb" -gt 0 ]; then
-  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
-  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
-  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
-    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
-  fi
-fi
-if ! v=$(docker compose version --short 2>&1); then
-  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
-fi
-echo "engine=$out compose=$v"`;
-// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
-// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
-// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
-const PULL_SCRIPT = `img=$1
-case "$img" in
-  *@sha256:*)
-    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
-    echo "image=$img"; exit 0 ;;
-esac
-if ! out=$(docker pull --quiet "$img" 2>&1); then
-  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
-    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
-  fi
-  printf '%s\n' "$out" >&2
-  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
-    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
-  esac
-  exit 1
-fi
-repo=\${img%:*}
-case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
-digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
-echo "image=\${digest:-$img}"`;
-// A color whose container exists, stopped, with the very image asked for, was started (and checked)
-// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
-// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
-// failed wait leaves no unhealthy container running.
-const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
-ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
-if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
-   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
-  exec "$@" up --detach --remove-orphans
-fi
-"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
-rc=$?
-ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
-# Success is every container running and, where it has a healthcheck, healthy: checked here as
-# well, so that nothing unproven is ever left to take traffic.
-if [ "$rc" = 0 ]; then
-  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
-  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
-  [ -z "$bad" ] && exit 0
-  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
-  rc=1
-fi
-for id in $ids; do
-  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
-  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
-done >&2
-"$@" stop >/dev/null 2>&1
-left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
-if [ -n "$left" ]; then
-  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
-  docker kill $left >/dev/null 2>&1
-fi
-exit "$rc"`;
-// Nothing of the project running (a color already stopped, or never started): nothing to stop,
-// and no compose start-up (about 0.3 s) on a rollback's way to safety.
-const STOP_SCRIPT = `project=$1; shift
-[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
-exec "$@" stop`;
-/**
- * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
- * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
- */
-function composeRuntime(composeFile, options = {}) {
-    const project = (release) => `${release.app}-${release.color}`;
-    const compose = (release) => [
-        'env',
-        `AGENT_LOOP_APP=${release.app}`,
-        `AGENT_LOOP_COLOR=${release.color}`,
-        `AGENT_LOOP_PORT=${release.port}`,
-        `AGENT_LOOP_IMAGE=${release.image}`,
-        `AGENT_LOOP_VERSION=${release.version}`,
-        'docker',
-        'compose',
-        '--project-name',
-        project(release),
-        '--file',
-        composeFile,
-    ];
-    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
-    return {
-        kind: 'compose',
-        prepare: (release) => [
-            {
-                what: 'the Docker engine answers, has room for the image and docker compose v2 is installed',
-                argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]),
-            },
-            { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            {
-                what: `the image ${release.image} can be pulled`,
-                argv: shell_script('al-pull', PULL_SCRIPT, [release.image]),
-                resolvesImage: true,
-            },
-        ],
-        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
-        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
-    };
-}
-/** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
-function commandRuntime(startTemplate, stopTemplate) {
-    return {
-        kind: 'command',
-        prepare: () => [],
-        start: (release) => ['sh', '-c', renderTemplate(startTemplate, templateValues(release))],
-        stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
-    };
-}
-/**
- * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
- * the release with the image it must run (a tag resolved to its digest by the compose runtime).
- */
-async function prepareRelease(remote, runtime, release, timeoutMs) {
-    let image = release.image;
-    for (const step of runtime.prepare(release)) {
-        const stdout = await ssh_runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
-        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
-        if (resolved)
-            image = resolved;
-    }
-    return { ...release, image };
-}
-/** Starts a prepared release (see `prepareRelease`). */
-async function launchRelease(remote, runtime, release, timeoutMs) {
-    const result = await remote.run(runtime.start(release), { timeoutMs });
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
-        throw new errors_HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-}
-/** Prepares then starts `release`; returns what was started. */
-async function startRelease(remote, runtime, release, timeoutMs) {
-    const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
-    await launchRelease(remote, runtime, prepared, timeoutMs);
-    return prepared;
-}
-async function stopRelease(remote, runtime, release, timeoutMs) {
-    await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/registry.ts
-
-
-const runtimes = new Registry('runtime', 'runtime', {
-    compose: {
-        build: (options) => composeRuntime(options.composeFile, {
-            waitTimeoutSeconds: options.healthTimeoutSeconds,
-            minFreeDiskMb: options.minFreeDiskMb,
-        }),
-    },
-    command: {
-        check(options) {
-            errors_requireInput(options.startCommand !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-            errors_requireInput(options.stopCommand !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-        },
-        build: (options) => commandRuntime(options.startCommand, options.stopCommand),
-    },
-});
-/** The runtime `name` names, its inputs checked first. */
-function buildRuntime(name, options) {
-    const entry = runtimes.get(name);
-    entry.check?.(options);
-    return entry.build(options);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
-
-
-
-
-/** `none`, or a path as URL_PATH has it. */
-const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
-/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
-function smokeChecksField(defaultChecks) {
-    return inputs_field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
-}
-/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
-const runtimeInputs = {
-    runtime: inputs_field.registered(runtimes, 'compose'),
-    'compose-file': inputs_field.string({
-        form: "the compose file on the host (absolute, or relative to the SSH user's home)",
-        pattern: HOST_PATH,
-        default: 'docker-compose.yml',
-    }),
-    'start-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
-    'stop-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': inputs_field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': inputs_field.string({
-        form: 'a URL path such as /ready, or none',
-        pattern: URL_PATH_OR_NONE,
-        default: '/ready',
-    }),
-    'health-timeout-seconds': inputs_field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
-    'command-timeout-seconds': inputs_field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': inputs_field.string({
-        form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session",
-        pattern: NGINX_KEY,
-        default: '$remote_addr',
-        max: 128,
-    }),
-};
-/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
-const deployPhaseInputs = {
-    image: inputs_field.string({
-        form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)',
-        pattern: IMAGE_REF,
-        max: 512,
-    }),
-    version: inputs_field.string({
-        form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)',
-        pattern: VERSION,
-        max: 128,
-    }),
-    'canary-percent': inputs_field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
-    'min-free-disk-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
-    'min-free-memory-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
-};
-/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
-const promotePhaseInputs = {
-    'drain-seconds': inputs_field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
-    'keep-previous': inputs_field.boolean(false),
-};
-/** What the runtime the inputs name is built from (runtime/registry.ts). */
-function runtimeOptions(inputs) {
-    return {
-        composeFile: inputs['compose-file'],
-        startCommand: inputs['start-command'],
-        stopCommand: inputs['stop-command'],
-        ...(inputs['health-timeout-seconds'] === undefined
-            ? {}
-            : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
-        minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
-    };
-}
-/** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
-function checkRuntimeInputs(inputs) {
-    runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
-}
-/**
- * The runtime inputs of a rollback (the rollback action, the command line's rollback, abort and
- * monitor, the canary monitor's rollback): `runtime` may be left empty, meaning "as recorded":
- * each color is stopped and started with the runtime recorded with the release it runs
- * (settings/phases.ts). Named, it is used for every color, as a deploy uses it.
- */
-const rollbackRuntimeInputs = { ...runtimeInputs, runtime: inputs_field.registered(runtimes, '') };
-/** The rollback's runtime inputs checked before any host: a named runtime's own check; commands without a runtime are refused, never ignored. */
-function common_inputs_checkRollbackRuntimeInputs(inputs) {
-    if (inputs.runtime !== '')
-        return checkRuntimeInputs(inputs);
-    const given = ['start-command', 'stop-command'].find((name) => inputs[name] !== '');
-    if (given)
-        errors_requireInput(false, 'runtime', `is required with ${given}: pass runtime: command too (left empty, each color is stopped and started with the runtime recorded with its release)`);
-}
-/** What a deploy records with its release (domain/releases.ts: RuntimeRecord): the runtime the inputs name and the options it was built from. */
-function runtimeRecord(inputs) {
-    const options = Object.entries(runtimeOptions(inputs)).filter((entry) => entry[1] !== undefined);
-    return { name: inputs.runtime, options: Object.fromEntries(options) };
-}
-/** Each recorded option (RuntimeOptions) with the input it came from, whose field checks it when read back. */
-const RECORDED_OPTIONS = {
-    composeFile: { input: 'compose-file', field: runtimeInputs['compose-file'] },
-    startCommand: { input: 'start-command', field: runtimeInputs['start-command'] },
-    stopCommand: { input: 'stop-command', field: runtimeInputs['stop-command'] },
-    healthTimeoutSeconds: { input: 'health-timeout-seconds', field: runtimeInputs['health-timeout-seconds'] },
-    minFreeDiskMb: { input: 'min-free-disk-mb', field: deployPhaseInputs['min-free-disk-mb'] },
-};
-/**
- * The options of a runtime recorded with a release, read back from a host as data: the name must
- * be registered, every option must pass the field of the input it came from, and the runtime's own
- * check must pass. Anything else is refused with a ConfigurationError saying what did not fit.
- */
-function recordedRuntimeOptions(record) {
-    const refuse = (problem) => {
-        throw new errors_ConfigurationError(`the recorded runtime is refused: ${problem}`);
-    };
-    if (!runtimes.has(record.name))
-        refuse(`name: ${runtimes.unknown(show_printable(record.name, 60))}`);
-    const values = {};
-    for (const [key, value] of Object.entries(record.options)) {
-        const known = RECORDED_OPTIONS[key];
-        if (!known)
-            return refuse(`'${show_printable(key, 60)}' is not an option of a runtime`);
-        const parsed = known.field.safeParse(String(value));
-        if (!parsed.success)
-            return refuse(`${known.input}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
-        values[key] = parsed.data;
-    }
-    const options = {
-        composeFile: typeof values.composeFile === 'string' ? values.composeFile : runtimeInputs['compose-file'].parse(''),
-        startCommand: typeof values.startCommand === 'string' ? values.startCommand : '',
-        stopCommand: typeof values.stopCommand === 'string' ? values.stopCommand : '',
-        ...(typeof values.healthTimeoutSeconds === 'number' ? { healthTimeoutSeconds: values.healthTimeoutSeconds } : {}),
-        minFreeDiskMb: typeof values.minFreeDiskMb === 'number' ? values.minFreeDiskMb : 0,
-    };
-    try {
-        runtimes.get(record.name).check?.(options);
-    }
-    catch (error) {
-        refuse(`${record.name}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    return options;
-}
-const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
-/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
-const deploymentRecordInputs = {
-    'github-token': inputs_field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
-    'deployment-ref': inputs_field.string({
-        form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA',
-        pattern: GIT_REF,
-        max: 255,
-    }),
-    'commit-time': inputs_field.string({
-        form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z',
-        pattern: ISO_TIME,
-        max: 40,
-    }),
-    'deployment-id': inputs_field.string({
-        form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)',
-        pattern: patterns_DEPLOYMENT_ID,
-        max: 20,
-    }),
-};
-/**
- * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
- * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
- */
-function deploymentRecord(inputs, env = process.env) {
-    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
-    if (inputs.phase !== 'deploy')
-        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
-    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
-    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
-    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
-    return {
-        ref,
-        image: inputs.image,
-        commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null,
-    };
-}
-
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = require("node:path");
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = require("node:child_process");
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/local.ts
-
-/** Runs a program on the runner itself (kubectl, ansible-playbook): argv, no shell, output streamed line by line. */
-function runLocal(argv, options = {}) {
-    const [program, ...args] = argv;
-    if (!program)
-        return Promise.reject(new Error('empty command'));
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, {
-            env: options.env ?? process.env,
-            cwd: options.cwd,
-            stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        let pending = '';
-        const lines = (chunk) => {
-            pending += chunk;
-            const parts = pending.split('\n');
-            pending = parts.pop() ?? '';
-            for (const line of parts)
-                options.onLine?.(line);
-        };
-        child.stdout.setEncoding('utf8').on('data', (chunk) => {
-            stdout += chunk;
-            lines(chunk);
-        });
-        child.stderr.setEncoding('utf8').on('data', (chunk) => {
-            stderr += chunk;
-            lines(chunk);
-        });
-        const timer = options.timeoutMs
-            ? setTimeout(() => {
-                child.kill('SIGTERM');
-                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
-            }, options.timeoutMs)
-            : undefined;
-        child.on('error', (error) => {
-            clearTimeout(timer);
-            reject(new Error(`${program} could not be started: ${error.message}`));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            if (pending)
-                options.onLine?.(pending);
-            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-        });
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/ansible.ts
-
-
-function playbookCommand(run) {
-    return [
-        'ansible-playbook',
-        run.playbook,
-        '--inventory',
-        run.inventory,
-        '--extra-vars',
-        JSON.stringify(run.extraVars),
-        ...(run.limit ? ['--limit', run.limit] : []),
-    ];
-}
-/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
-function ansibleEnv(workDir, base = process.env) {
-    return {
-        ...base,
-        ANSIBLE_HOME: `${workDir}/ansible-home`,
-        ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
-        ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
-        ANSIBLE_FORCE_COLOR: '0',
-        ANSIBLE_NOCOLOR: '1',
-        PYTHONUNBUFFERED: '1',
-    };
-}
-/** The first failed task in ansible's output, for the error message. */
-function failedTask(output) {
-    const lines = output.split('\n');
-    let task = '';
-    for (const line of lines) {
-        const taskMatch = /^TASK \[(.*)\]/.exec(line);
-        if (taskMatch)
-            task = taskMatch[1];
-        if (/^fatal:|^failed:/.test(line))
-            return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
-    }
-    return null;
-}
-/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
-function collectionInstallCommand(requirementsFile, collectionsDir) {
-    return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
-}
-/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
-function collectionsCacheKey(os, requirements) {
-    return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
-}
-/**
- * Runs a playbook on the runner, its output streamed; on failure, names the failed task. The one
- * way the suite runs Ansible: the rollback's playbook and the staging deploy both come here.
- * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
- */
-async function runPlaybook(run, options) {
-    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), {
-        env: options.env ?? ansibleEnv(options.workDir),
-        cwd: options.cwd,
-        onLine: options.log.info,
-        timeoutMs: options.timeoutMs,
-    }));
-    if (result.code === 0)
-        return { ok: true };
-    const task = failedTask(result.stdout);
-    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/kubernetes.ts
-
-const base = (target) => [
-    'kubectl',
-    ...(target.context ? ['--context', target.context] : []),
-    '--namespace',
-    target.namespace,
-];
-function rolloutUndo(target, revision) {
-    return [
-        ...base(target),
-        'rollout',
-        'undo',
-        `deployment/${target.deployment}`,
-        ...(revision === null ? [] : [`--to-revision=${revision}`]),
-    ];
-}
-function rolloutStatus(target, timeoutSeconds) {
-    return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
-}
-/** Reads the revision the deployment now runs and its images (after the rollout). */
-function currentRevision(target) {
-    return [
-        ...base(target),
-        'get',
-        `deployment/${target.deployment}`,
-        '--output',
-        'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}',
-    ];
-}
-const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
-/** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
-async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
-    for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
-        const result = await log.group(argv.join(' '), () => runLocal(argv, { onLine: log.info, timeoutMs: (timeoutSeconds + 60) * 1000 }));
-        if (result.code !== 0) {
-            return {
-                ok: false,
-                error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}`,
-            };
-        }
-    }
-    // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
-    const now = await runLocal(currentRevision(target), { timeoutMs: 60_000 });
-    const match = REVISION_LINE.exec(now.stdout.trim());
-    if (now.code !== 0 || !match) {
-        log.warn(`the rollout finished, but the revision it runs could not be read (${now.code !== 0 ? `exit ${now.code}` : 'unexpected answer'})`);
-        return { ok: true };
-    }
-    return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
 
 
@@ -23760,553 +23992,19 @@ async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/restore-host.ts
 
 
 
-function newReport(session, phase) {
-    return {
-        host: session.label,
-        phase,
-        outcome: 'unchanged',
-        fromColor: null,
-        toColor: null,
-        version: null,
-        previousVersion: null,
-        weightsBefore: null,
-        weightsAfter: null,
-        switchMs: null,
-        liveAt: null,
-        smoke: [],
-        steps: [],
-    };
-}
+
+
+
+
 /**
- * One timed, logged and audited step on one host. A cancelled run starts no new step; with
- * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
- * (never used for a traffic switch, whose outcome must be known).
+ * What each host does once every host has its plan: start the target color when it is stopped and
+ * check its health, switch all traffic to it (with what the state then records), and stop the
+ * failed color.
  */
-async function step(work, settings, name, body, detail, options = {}) {
-    const started = settings.clock.now();
-    try {
-        if (isCancelled(settings))
-            throw new Cancelled(`cancelled before: ${name}`);
-        const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
-        const record = {
-            step: name,
-            ok: true,
-            ms: settings.clock.now() - started,
-            ...(detail ? { detail: detail(value) } : {}),
-        };
-        work.report.steps.push(record);
-        settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
-        await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
-        return value;
-    }
-    catch (error) {
-        const record = {
-            step: name,
-            ok: false,
-            ms: settings.clock.now() - started,
-            detail: errorMessage(error),
-        };
-        work.report.steps.push(record);
-        settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
-        await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
-        throw error;
-    }
-}
-function raceCancel(promise, signal, name) {
-    if (signal.aborted)
-        return Promise.reject(new Cancelled(`cancelled during: ${name}`));
-    return new Promise((resolve, reject) => {
-        const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
-        signal.addEventListener('abort', onAbort, { once: true });
-        promise.then((value) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(value);
-        }, (error) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(error);
-        });
-    });
-}
-function procedure_history(settings, entry) {
-    return {
-        time: new Date(settings.clock.now()).toISOString(),
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        ...entry,
-    };
-}
-/** The color serving most traffic: from state, or from nginx when the state file was lost. */
-function stableColor(state, live) {
-    if (state.active)
-        return state.active;
-    if (!live)
-        return null;
-    return live.blue >= live.green ? 'blue' : 'green';
-}
-/**
- * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
- * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
- */
-async function onEveryHost(works, settings, task) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, task);
-    results.forEach((result, index) => {
-        if (!result.ok) {
-            const work = works[index];
-            work.failed = true;
-            work.report.outcome = 'failed';
-            work.report.error ??= errorMessage(result.error);
-            if (result.error instanceof Error && result.error.name === 'ConfigurationError')
-                work.report.refused = true;
-        }
-    });
-    return results.every((result) => result.ok);
-}
-/**
- * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
- * intent is saved before nginx is touched and the outcome after, so an interruption at any point
- * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
- * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
- * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
- */
-async function switchAll(works, settings, name, plan) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`));
-    if (results.every((result) => result.ok))
-        return true;
-    results.forEach((result, index) => {
-        if (!result.ok) {
-            const work = works[index];
-            work.failed = true;
-            work.report.error ??= errorMessage(result.error);
-        }
-    });
-    await moveBack(works, settings);
-    return false;
-}
-/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
-async function switchOne(work, settings, name, plan) {
-    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`);
-}
-async function switchHost(work, settings, plan) {
-    const { session } = work;
-    if (session.lockLost)
-        throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
-    const before = session.state;
-    work.stateBefore ??= before;
-    const committed = plan.commit(before);
-    const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
-    const intent = {
-        runId: settings.run.runId,
-        phase: plan.phase,
-        at: new Date(settings.clock.now()).toISOString(),
-        from: work.before,
-        to: plan.weights,
-        recover: plan.recover,
-        ...(plan.release ? { release: plan.release } : {}),
-        // Whose change it is: a post step settles only the change its own job recorded.
-        ...jobOf(settings.run),
-        commit: {
-            active: committed.active,
-            canary: committed.canary,
-            releases: changed.map((release) => ({ id: release.id, status: release.status })),
-        },
-    };
-    let result;
-    try {
-        // The intent is written in the same command before nginx is touched, and the outcome once the
-        // weights are live: one round trip.
-        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, {
-            ...committed,
-            pending: null,
-        });
-    }
-    catch (error) {
-        if (error instanceof UnrecordedSwitchError) {
-            // Live but unrecorded: this host moved, and is put back with the others.
-            work.moved = true;
-            throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
-        }
-        // nginx kept (or got back) the previous file; the intent is void.
-        await session.saveState({ ...before, pending: null }).catch(() => undefined);
-        throw error;
-    }
-    work.moved = true;
-    work.report.weightsAfter = result.weights;
-    work.report.switchMs = result.liveMs;
-    work.report.liveAt = settings.clock.now();
-    if (result.recorded)
-        return result;
-    try {
-        await session.saveState({ ...committed, pending: null });
-    }
-    catch (error) {
-        throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
-    }
-    return result;
-}
-/** Puts every host this phase moved back on the weights and the state it had before. */
-async function moveBack(works, settings) {
-    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
-        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
-        if (!back)
-            return;
-        try {
-            // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
-            const started = settings.clock.now();
-            const result = await work.session.router.setWeights(back);
-            work.report.steps.push({
-                step: 'move traffic back',
-                ok: true,
-                ms: settings.clock.now() - started,
-                detail: router_formatWeights(result.weights),
-            });
-            settings.log.info(`${work.session.label}: traffic moved back: ${router_formatWeights(result.weights)}`);
-            work.report.weightsAfter = back;
-            work.moved = false;
-            work.report.outcome = 'reverted';
-            if (work.stateBefore)
-                await work.session.saveState({ ...work.stateBefore, pending: null });
-        }
-        catch (error) {
-            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
-            work.report.outcome = 'failed';
-        }
-    });
-}
-function summarize(phase, works, ok, started, settings, canaryPercent, error) {
-    const first = works[0];
-    const switchTimes = works
-        .map((work) => work.report.switchMs)
-        .filter((ms) => ms !== null && Number.isFinite(ms));
-    return {
-        ok,
-        phase,
-        activeColor: first?.report.toColor ?? null,
-        previousColor: first?.report.fromColor ?? null,
-        version: first?.report.version ?? null,
-        previousVersion: first?.report.previousVersion ?? null,
-        canaryPercent,
-        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
-        durationMs: settings.clock.now() - started,
-        hosts: works.map((work) => work.report),
-        ...(error ? { error } : {}),
-        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
-            ? { refused: true }
-            : {}),
-    };
-}
-function failedHosts(works) {
-    return works
-        .filter((work) => work.failed)
-        .map((work) => work.report.error ?? `${work.session.label}: failed`)
-        .join('\n');
-}
-/**
- * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
- * answers, in the same round trip; returned by URL.
- */
-async function readLive(work, settings, probe = []) {
-    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
-        const live = value.live ?? value.file;
-        return live ? router_formatWeights(live.weights) : 'not set up yet';
-    });
-    work.before = (view.live ?? view.file)?.weights ?? null;
-    work.report.weightsBefore = work.before;
-    return view.health;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
-
-
-
-
-
-
-const rollback_describe = (release) => `${release.version} (${release.status})`;
-function candidateList(state) {
-    const list = rollbackCandidates(state).map(rollback_describe);
-    return list.length > 0 ? list.join(', ') : 'none';
-}
-/** Where a release can run: the color that already has it, or the idle color (started from its image). */
-function placement(state, release, idle) {
-    for (const color of [idle, otherColor(idle)]) {
-        const held = state.colors[color];
-        if (held && held.version === release.version && held.image === release.image)
-            return { color, start: held.status !== 'running' };
-    }
-    return { color: idle, start: true };
-}
-function planRollback(state, live, target, host) {
-    const active = state.active;
-    if (!active)
-        throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
-    const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
-    const current = liveRelease(state);
-    const canaryRelease = state.canary
-        ? (state.releases.find((release) => release.id === state.canary?.release) ??
-            [...state.releases]
-                .reverse()
-                .find((release) => release.status === 'canary' && release.version === state.canary?.version) ??
-            null)
-        : null;
-    if (target.kind === 'previous') {
-        if (target.canaryOnly && !state.canary) {
-            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
-        }
-        if (state.canary) {
-            // A canary in progress: the stable color still runs and serves most traffic.
-            const stable = otherColor(state.canary.color);
-            const release = state.colors[stable];
-            if (!release)
-                throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
-            return {
-                target: stable,
-                failed: state.canary.color,
-                version: release.version,
-                image: release.image,
-                start: release.status !== 'running',
-                noop: false,
-                release: current ?? null,
-                rejected: canaryRelease,
-            };
-        }
-        if (current && current.restoredAt !== null && serving(active)) {
-            // What serves was itself put back by a rollback: rolling back again would reach further into
-            // the past than anyone asked. Older versions are one named rollback away.
-            return {
-                target: active,
-                failed: null,
-                version: current.version,
-                image: current.image,
-                start: false,
-                noop: true,
-                release: current,
-                rejected: null,
-                why: `${current.version} was put back by a rollback at ${current.restoredAt}`,
-            };
-        }
-        const currentTime = current?.deployedAt ?? '9999';
-        const good = [...state.releases]
-            .reverse()
-            .find((release) => release.id !== current?.id &&
-            release.servedAt !== null &&
-            !isRejected(release) &&
-            release.deployedAt <= currentTime &&
-            release.version !== current?.version);
-        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
-            throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
-        }
-        if (!good) {
-            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
-        }
-        const where = placement(state, good, otherColor(active));
-        const skipped = state.releases
-            .filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release))
-            .map(rollback_describe);
-        return {
-            target: where.color,
-            failed: active,
-            version: good.version,
-            image: good.image,
-            start: where.start,
-            noop: false,
-            release: good,
-            rejected: current ?? null,
-            ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}),
-        };
-    }
-    // A named version: the newest good release of it, else the newest of it at all (with a warning).
-    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
-    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
-    if (!chosen)
-        throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
-    const warning = isRejected(chosen)
-        ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named`
-        : undefined;
-    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
-    if (holder &&
-        holder === active &&
-        state.canary === null &&
-        serving(holder) &&
-        state.colors[holder]?.status === 'running') {
-        return {
-            target: holder,
-            failed: null,
-            version: chosen.version,
-            image: chosen.image,
-            start: false,
-            noop: true,
-            release: current ?? chosen,
-            rejected: null,
-            ...(warning ? { warning } : {}),
-        };
-    }
-    const idle = state.canary ? state.canary.color : otherColor(active);
-    const where = holder
-        ? { color: holder, start: state.colors[holder]?.status !== 'running' }
-        : placement(state, chosen, idle);
-    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
-    return {
-        target: where.color,
-        failed,
-        version: chosen.version,
-        image: chosen.image,
-        start: where.start,
-        noop: false,
-        release: chosen,
-        rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null,
-        ...(warning ? { warning } : {}),
-    };
-}
-/** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
-function releaseOf(state, color) {
-    const held = state.colors[color];
-    if (!held)
-        return undefined;
-    const newestFirst = [...state.releases]
-        .reverse()
-        .filter((release) => release.version === held.version && release.image === held.image);
-    return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
-}
-const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
-/**
- * The runtime that stops or starts a color: the one the inputs name, else the one recorded with the
- * release it runs (or is to run). Neither known: refused, never a stop claimed with a guess.
- */
-function runtimeFor(settings, host, doing, release) {
-    if (settings.runtime)
-        return settings.runtime;
-    if (!release?.runtime || !settings.recordedRuntime) {
-        throw new errors_ConfigurationError(`${host}: cannot ${doing}: no runtime input names one and its release records none (deployed before runtimes were recorded); ${PASS_RUNTIME}`);
-    }
-    try {
-        return settings.recordedRuntime(release.runtime);
-    }
-    catch (error) {
-        throw new errors_ConfigurationError(`${host}: cannot ${doing}: ${errorMessage(error)}; ${PASS_RUNTIME}`);
-    }
-}
-/**
- * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
- * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
- * for an analysis window to end.
- */
-const ABORT_WAIT_SECONDS = 30;
-async function rollback(hosts, settings, since) {
-    const started = since ?? settings.clock.now();
-    let abortRequestedAt = null;
-    const sessions = await openSessions(hosts, settings, {
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        version: settings.target.kind === 'version' ? settings.target.version : '(previous)',
-        phase: 'rollback',
-        time: new Date(started).toISOString(),
-    }, {
-        onHeld: async (remote, paths, holder) => {
-            if (!holder?.phase?.startsWith('monitor'))
-                return 0;
-            abortRequestedAt ??= settings.clock.now();
-            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
-            const request = JSON.stringify({
-                runId: settings.run.runId,
-                actor: settings.run.actor,
-                reason: settings.reason,
-                time: new Date(settings.clock.now()).toISOString(),
-            });
-            await remote.run(shell_script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
-            return ABORT_WAIT_SECONDS;
-        },
-    });
-    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
-    try {
-        if (abortRequestedAt !== null)
-            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
-        const result = await rollbackSessions(sessions, settings, started);
-        return { ...result, abortedMonitorMs };
-    }
-    finally {
-        await closeSessions(sessions);
-    }
-}
-/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
-async function rollbackSessions(sessions, settings, since) {
-    const works = sessions.map((session) => ({
-        session,
-        report: newReport(session, 'rollback'),
-        target: 'blue',
-        stable: null,
-        before: null,
-        moved: false,
-        failed: false,
-    }));
-    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
-    // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
-    // color refuses here, before any host is touched); then start the target color when it is not
-    // running. No traffic moves yet.
-    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) &&
-        (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
-    const planned = works.find((work) => work.plan?.rejected)?.plan;
-    const finish = (ok, error, restoredMs = null) => ({
-        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
-        noop: works.every((work) => work.plan?.noop),
-        restoredMs,
-        failedVersion: planned?.rejected?.version ?? null,
-        candidates,
-        abortedMonitorMs: null,
-    });
-    if (!prepared)
-        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
-    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
-    // for a cancel: it is the way to safety.
-    const pending = works.filter((work) => !work.plan?.noop);
-    if (pending.length === 0) {
-        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
-        return finish(true, undefined, 0);
-    }
-    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
-    if (!moved)
-        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
-    const restoredMs = settings.clock.now() - since;
-    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
-    // 3. Stop the failed color unless it is kept for inspection.
-    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
-    for (const work of pending)
-        work.report.outcome = 'success';
-    return finish(true, undefined, restoredMs);
-}
-const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
-async function planOnHost(work, settings) {
-    const { session } = work;
-    // Both colors' health is probed with the weights, in the same command: a rollback to a color that
-    // runs and answers needs no second round trip before the switch.
-    work.health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
-    const plan = planRollback(session.state, work.before, settings.target, session.label);
-    work.plan = plan;
-    if (plan.noop)
-        return;
-    const { state } = session;
-    const runtimes = {};
-    if (plan.start) {
-        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image
-            ? plan.release
-            : [...state.releases]
-                .reverse()
-                .find((release) => release.version === plan.version && release.image === plan.image);
-        runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
-        const holder = state.colors[plan.target];
-        runtimes.stopTarget = holder
-            ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target))
-            : runtimes.start;
-    }
-    const failed = plan.failed ? state.colors[plan.failed] : undefined;
-    if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
-        runtimes.stopFailed = runtimeFor(settings, session.label, `stop ${plan.failed} (${failed.version})`, releaseOf(state, plan.failed));
-    }
-    work.runtimes = runtimes;
-}
 async function prepareRollback(work, settings) {
     const { session } = work;
     const plan = work.plan;
@@ -24315,7 +24013,9 @@ async function prepareRollback(work, settings) {
     if (plan.warning)
         settings.log.warn(plan.warning);
     if (!plan.noop)
-        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
+        settings.log.info(`${session.label}: rolling back ` +
+            `${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} ` +
+            `to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
     work.target = plan.target;
     work.stable = plan.failed;
     work.report.toColor = plan.target;
@@ -24326,7 +24026,10 @@ async function prepareRollback(work, settings) {
     if (plan.noop) {
         work.report.outcome = 'noop';
         work.report.weightsAfter = work.before;
-        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
+        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}` +
+            (plan.why
+                ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}`
+                : ''));
         return;
     }
     const release = {
@@ -24460,6 +24163,101 @@ async function stopFailed(work, settings) {
         // Traffic already left the failed color; a failed stop is reported, not fatal.
         work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
     }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
+
+
+
+
+
+/**
+ * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
+ * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
+ * for an analysis window to end.
+ */
+const ABORT_WAIT_SECONDS = 30;
+async function rollback(hosts, settings, since) {
+    const started = since ?? settings.clock.now();
+    let abortRequestedAt = null;
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.target.kind === 'version' ? settings.target.version : '(previous)',
+        phase: 'rollback',
+        time: new Date(started).toISOString(),
+    }, {
+        onHeld: async (remote, paths, holder) => {
+            if (!holder?.phase?.startsWith('monitor'))
+                return 0;
+            abortRequestedAt ??= settings.clock.now();
+            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
+            const request = JSON.stringify({
+                runId: settings.run.runId,
+                actor: settings.run.actor,
+                reason: settings.reason,
+                time: new Date(settings.clock.now()).toISOString(),
+            });
+            await remote.run(shell_script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
+            return ABORT_WAIT_SECONDS;
+        },
+    });
+    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
+    try {
+        if (abortRequestedAt !== null)
+            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
+        const result = await rollbackSessions(sessions, settings, started);
+        return { ...result, abortedMonitorMs };
+    }
+    finally {
+        await closeSessions(sessions);
+    }
+}
+/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
+async function rollbackSessions(sessions, settings, since) {
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'rollback'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
+    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
+    // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
+    // color refuses here, before any host is touched); then start the target color when it is not
+    // running. No traffic moves yet.
+    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) &&
+        (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
+    const planned = works.find((work) => work.plan?.rejected)?.plan;
+    const finish = (ok, error, restoredMs = null) => ({
+        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
+        noop: works.every((work) => work.plan?.noop),
+        restoredMs,
+        failedVersion: planned?.rejected?.version ?? null,
+        candidates,
+        abortedMonitorMs: null,
+    });
+    if (!prepared)
+        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
+    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
+    // for a cancel: it is the way to safety.
+    const pending = works.filter((work) => !work.plan?.noop);
+    if (pending.length === 0) {
+        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
+        return finish(true, undefined, 0);
+    }
+    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
+    if (!moved)
+        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
+    const restoredMs = settings.clock.now() - since;
+    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
+    // 3. Stop the failed color unless it is kept for inspection.
+    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
+    for (const work of pending)
+        work.report.outcome = 'success';
+    return finish(true, undefined, restoredMs);
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/rollback/methods.ts
@@ -24713,89 +24511,753 @@ function incidentInputs(options) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
+;// CONCATENATED MODULE: ./cli/src/command.ts
 
+/**
+ * The secrets are read by the command line itself (a file or the environment), not through the
+ * actions' secret fields: those register the value with the runner, a workflow command that would
+ * print it on a terminal. The command line sends nothing to Slack.
+ */
+const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...hostFields } = hostInputs;
+
+const command_define = (command) => command;
+const HOSTS_EXAMPLE = '--hosts "deploy@10.0.0.5 deploy@10.0.0.6" --app agent-loop ' +
+    '--ssh-private-key-file ~/.ssh/deploy --ssh-known-hosts-file ./known_hosts';
+const RUNTIME_EXAMPLE = '--runtime compose --compose-file /srv/agent-loop/docker-compose.yml';
+
+;// CONCATENATED MODULE: ./cli/src/exit-codes.ts
+/**
+ * The command line's exit codes, one per outcome a script may want to tell apart. The help prints
+ * this table and the README lists it (test/operator-cli-help.test.ts keeps them together).
+ */
+const ExitCode = {
+    ok: 0,
+    failed: 1,
+    usage: 2,
+    lockHeld: 3,
+    refused: 4,
+};
+const EXIT_MEANINGS = [
+    [ExitCode.ok, 'done'],
+    [
+        ExitCode.failed,
+        "failed: a host could not be read, a phase failed on a host, or the monitor's verdict was not success (the lines above say where)",
+    ],
+    [
+        ExitCode.usage,
+        'usage error, found before any host was contacted: an unknown option, a bad value, a file that cannot be read',
+    ],
+    [
+        ExitCode.lockHeld,
+        'another run holds the lock on a host (named with what it does and its version); nothing was changed',
+    ],
+    [
+        ExitCode.refused,
+        'refused by what the hosts hold: nothing to abort, hold, promote or watch, a canary of another version, ' +
+            'a host key not in the known hosts, a host not prepared; nothing was changed',
+    ],
+];
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/registry.ts
+
+
+const runtimes = new Registry('runtime', 'runtime', {
+    compose: {
+        build: (options) => composeRuntime(options.composeFile, {
+            waitTimeoutSeconds: options.healthTimeoutSeconds,
+            minFreeDiskMb: options.minFreeDiskMb,
+        }),
+    },
+    command: {
+        check(options) {
+            errors_requireInput(options.startCommand !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+            errors_requireInput(options.stopCommand !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+        },
+        build: (options) => commandRuntime(options.startCommand, options.stopCommand),
+    },
+});
+/** The runtime `name` names, its inputs checked first. */
+function buildRuntime(name, options) {
+    const entry = runtimes.get(name);
+    entry.check?.(options);
+    return entry.build(options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
+
+
+
+
+/** `none`, or a path as URL_PATH has it. */
+const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
+/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
+function smokeChecksField(defaultChecks) {
+    return inputs_field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
+}
+/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
+const runtimeInputs = {
+    runtime: inputs_field.registered(runtimes, 'compose'),
+    'compose-file': inputs_field.string({
+        form: "the compose file on the host (absolute, or relative to the SSH user's home)",
+        pattern: HOST_PATH,
+        default: 'docker-compose.yml',
+    }),
+    'start-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
+    'stop-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
+    'health-path': inputs_field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
+    'ready-path': inputs_field.string({
+        form: 'a URL path such as /ready, or none',
+        pattern: URL_PATH_OR_NONE,
+        default: '/ready',
+    }),
+    'health-timeout-seconds': inputs_field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    'command-timeout-seconds': inputs_field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
+    'split-key': inputs_field.string({
+        form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session",
+        pattern: NGINX_KEY,
+        default: '$remote_addr',
+        max: 128,
+    }),
+};
+/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
+const deployPhaseInputs = {
+    image: inputs_field.string({
+        form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)',
+        pattern: IMAGE_REF,
+        max: 512,
+    }),
+    version: inputs_field.string({
+        form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)',
+        pattern: VERSION,
+        max: 128,
+    }),
+    'canary-percent': inputs_field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+    'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
+    'min-free-disk-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
+    'min-free-memory-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+};
+/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
+const promotePhaseInputs = {
+    'drain-seconds': inputs_field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
+    'keep-previous': inputs_field.boolean(false),
+};
+/** What the runtime the inputs name is built from (runtime/registry.ts). */
+function runtimeOptions(inputs) {
+    return {
+        composeFile: inputs['compose-file'],
+        startCommand: inputs['start-command'],
+        stopCommand: inputs['stop-command'],
+        ...(inputs['health-timeout-seconds'] === undefined
+            ? {}
+            : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+        minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
+    };
+}
+/** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
+function checkRuntimeInputs(inputs) {
+    runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+/**
+ * The runtime inputs of a rollback (the rollback action, the command line's rollback, abort and
+ * monitor, the canary monitor's rollback): `runtime` may be left empty, meaning "as recorded":
+ * each color is stopped and started with the runtime recorded with the release it runs
+ * (settings/phases.ts). Named, it is used for every color, as a deploy uses it.
+ */
+const rollbackRuntimeInputs = { ...runtimeInputs, runtime: inputs_field.registered(runtimes, '') };
+/** The rollback's runtime inputs checked before any host: a named runtime's own check; commands without a runtime are refused, never ignored. */
+function common_inputs_checkRollbackRuntimeInputs(inputs) {
+    if (inputs.runtime !== '')
+        return checkRuntimeInputs(inputs);
+    const given = ['start-command', 'stop-command'].find((name) => inputs[name] !== '');
+    if (given)
+        errors_requireInput(false, 'runtime', `is required with ${given}: pass runtime: command too (left empty, each color is stopped and started with the runtime recorded with its release)`);
+}
+/** What a deploy records with its release (domain/releases.ts: RuntimeRecord): the runtime the inputs name and the options it was built from. */
+function runtimeRecord(inputs) {
+    const options = Object.entries(runtimeOptions(inputs)).filter((entry) => entry[1] !== undefined);
+    return { name: inputs.runtime, options: Object.fromEntries(options) };
+}
+/** Each recorded option (RuntimeOptions) with the input it came from, whose field checks it when read back. */
+const RECORDED_OPTIONS = {
+    composeFile: { input: 'compose-file', field: runtimeInputs['compose-file'] },
+    startCommand: { input: 'start-command', field: runtimeInputs['start-command'] },
+    stopCommand: { input: 'stop-command', field: runtimeInputs['stop-command'] },
+    healthTimeoutSeconds: { input: 'health-timeout-seconds', field: runtimeInputs['health-timeout-seconds'] },
+    minFreeDiskMb: { input: 'min-free-disk-mb', field: deployPhaseInputs['min-free-disk-mb'] },
+};
+/**
+ * The options of a runtime recorded with a release, read back from a host as data: the name must
+ * be registered, every option must pass the field of the input it came from, and the runtime's own
+ * check must pass. Anything else is refused with a ConfigurationError saying what did not fit.
+ */
+function recordedRuntimeOptions(record) {
+    const refuse = (problem) => {
+        throw new errors_ConfigurationError(`the recorded runtime is refused: ${problem}`);
+    };
+    if (!runtimes.has(record.name))
+        refuse(`name: ${runtimes.unknown(show_printable(record.name, 60))}`);
+    const values = {};
+    for (const [key, value] of Object.entries(record.options)) {
+        const known = RECORDED_OPTIONS[key];
+        if (!known)
+            return refuse(`'${show_printable(key, 60)}' is not an option of a runtime`);
+        const parsed = known.field.safeParse(String(value));
+        if (!parsed.success)
+            return refuse(`${known.input}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+        values[key] = parsed.data;
+    }
+    const options = {
+        composeFile: typeof values.composeFile === 'string' ? values.composeFile : runtimeInputs['compose-file'].parse(''),
+        startCommand: typeof values.startCommand === 'string' ? values.startCommand : '',
+        stopCommand: typeof values.stopCommand === 'string' ? values.stopCommand : '',
+        ...(typeof values.healthTimeoutSeconds === 'number' ? { healthTimeoutSeconds: values.healthTimeoutSeconds } : {}),
+        minFreeDiskMb: typeof values.minFreeDiskMb === 'number' ? values.minFreeDiskMb : 0,
+    };
+    try {
+        runtimes.get(record.name).check?.(options);
+    }
+    catch (error) {
+        refuse(`${record.name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return options;
+}
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
+const deploymentRecordInputs = {
+    'github-token': inputs_field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+    'deployment-ref': inputs_field.string({
+        form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA',
+        pattern: GIT_REF,
+        max: 255,
+    }),
+    'commit-time': inputs_field.string({
+        form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z',
+        pattern: ISO_TIME,
+        max: 40,
+    }),
+    'deployment-id': inputs_field.string({
+        form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)',
+        pattern: patterns_DEPLOYMENT_ID,
+        max: 20,
+    }),
+};
+/**
+ * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
+ * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
+ */
+function deploymentRecord(inputs, env = process.env) {
+    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+    if (inputs.phase !== 'deploy')
+        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
+    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
+    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+    return {
+        ref,
+        image: inputs.image,
+        commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null,
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/status.ts
+
+
+
+
+const LOCK_READ = `if [ -d "$1" ]; then
+  printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null
+else echo free; fi`;
+async function fleetStatus(specs, settings) {
+    const statuses = specs.map((spec) => emptyStatus(spec.target.label));
+    await parallel_settleLimit(specs.map((spec, index) => ({ spec, index })), settings.maxParallel, async ({ spec, index }) => {
+        try {
+            statuses[index] = await hostStatus(spec, settings);
+        }
+        catch (error) {
+            statuses[index] = { ...emptyStatus(spec.target.label), error: errorMessage(error) };
+        }
+    });
+    return statuses;
+}
+function emptyStatus(host) {
+    return {
+        host,
+        error: null,
+        served: null,
+        file: null,
+        active: null,
+        canary: null,
+        colors: { blue: null, green: null },
+        pending: null,
+        releases: [],
+        rollbackPrevious: '',
+        rollbackTo: [],
+        lock: null,
+        hold: null,
+    };
+}
+async function hostStatus(spec, settings) {
+    const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+    try {
+        const paths = statePaths(spec.stateDir, settings.app);
+        const router = buildRouter(settings.router ?? DEFAULT_ROUTER, {
+            remote,
+            host: spec,
+            app: settings.app,
+            splitKey: settings.splitKey,
+            now: settings.clock.now,
+        });
+        const [view, state, lock, hold] = await Promise.all([
+            router.inspect(),
+            readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),
+            remote.run(shell_script('al-lock-read', LOCK_READ, [paths.lock])),
+            remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [paths.hold])),
+        ]);
+        const served = view.live?.weights ?? null;
+        return {
+            ...describeState(spec.target.label, state, served),
+            served,
+            file: view.file?.weights ?? null,
+            lock: parseLockRead(lock.stdout),
+            hold: parseHold(hold.stdout),
+        };
+    }
+    finally {
+        remote.close();
+    }
+}
+/** The plan the rollback itself would make, said in words: the same function decides both. */
+function previousPlan(host, state, served) {
+    try {
+        const plan = planRollback(state, served, { kind: 'previous' }, host);
+        if (plan.noop)
+            return `nothing to do: ${plan.version} already serves${plan.why ? ` (${plan.why})` : ''}`;
+        return (`${plan.version} on ${plan.target}${plan.start ? ' (started again first)' : ' (running)'}` +
+            `${plan.rejected ? `, taking ${plan.rejected.version} out` : ''}`);
+    }
+    catch (error) {
+        return `not possible: ${errorMessage(error).replace(`${host}: `, '')}`;
+    }
+}
+function describeState(host, state, served) {
+    const color = (name) => {
+        const recorded = state.colors[name];
+        return recorded
+            ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port }
+            : null;
+    };
+    return {
+        ...emptyStatus(host),
+        active: state.active,
+        canary: state.canary
+            ? {
+                color: state.canary.color,
+                version: state.canary.version,
+                percent: state.canary.percent,
+                since: state.canary.since,
+            }
+            : null,
+        colors: { blue: color('blue'), green: color('green') },
+        pending: state.pending ? { runId: state.pending.runId, phase: state.pending.phase, at: state.pending.at } : null,
+        releases: [...state.releases]
+            .reverse()
+            .slice(0, 10)
+            .map((release) => ({
+            version: release.version,
+            status: release.status,
+            color: release.color,
+            deployedAt: release.deployedAt,
+            note: release.note,
+        })),
+        rollbackPrevious: previousPlan(host, state, served),
+        rollbackTo: rollbackCandidates(state).map((release) => release.version),
+    };
+}
+function parseLockRead(output) {
+    const [header = '', ...rest] = output.split('\n');
+    if (!header.startsWith('held '))
+        return null;
+    const [, seen = '0', now = '0'] = header.split(' ');
+    const owner = parseLockOwner(rest.join('\n')) ?? {};
+    return {
+        runId: owner.runId ?? '?',
+        actor: owner.actor ?? '?',
+        phase: owner.phase ?? '?',
+        version: owner.version ?? '?',
+        since: owner.time ?? '?',
+        aliveSecondsAgo: Math.max(0, Number(now) - Number(seen)),
+    };
+}
+/** The hold request file (host text: each field shown through printable, an unreadable one said to be). */
+function parseHold(output) {
+    if (!output.startsWith('hold '))
+        return null;
+    try {
+        const parsed = JSON.parse(output.slice(5));
+        return {
+            actor: show_printable(String(parsed.actor ?? '?'), 100),
+            reason: show_printable(String(parsed.reason ?? ''), 200),
+            since: show_printable(String(parsed.time ?? '?'), 40),
+        };
+    }
+    catch {
+        return { actor: '?', reason: 'an unreadable hold request', since: '?' };
+    }
+}
+const holdText = (hold) => `held by ${hold.actor} since ${hold.since}${hold.reason ? ` (${hold.reason})` : ''}`;
+/** One line per host, for a terminal or a log: what it serves, its colors, its lock, a hold. */
+function statusLines(app, statuses) {
+    const lines = [`${app} on ${statuses.length} host(s)`];
+    for (const status of statuses) {
+        if (status.error) {
+            lines.push(`${status.host}: cannot be read: ${show_printable(status.error, 300)}`);
+            continue;
+        }
+        const serves = status.served
+            ? router_formatWeights(status.served)
+            : "nothing (the router gives no weights: nginx's status server or HAProxy's admin socket does not answer, or nothing is deployed)";
+        const drift = status.served && status.file && router_formatWeights(status.served) !== router_formatWeights(status.file)
+            ? ` (the router's file says ${router_formatWeights(status.file)})`
+            : '';
+        const colors = ['blue', 'green'].map((name) => {
+            const color = status.colors[name];
+            return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
+        });
+        lines.push(`${status.host}: serves ${serves}${drift}; ${colors.join(', ')}` +
+            `${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`);
+        lines.push('  lock: ' +
+            (status.lock
+                ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), ` +
+                    `alive ${status.lock.aliveSecondsAgo} s ago`
+                : 'free') +
+            (status.pending
+                ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} ` +
+                    '(the next run settles it)'
+                : ''));
+        if (status.hold)
+            lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
+        lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
+        if (status.releases.length > 0)
+            lines.push(`  releases: ${status.releases
+                .slice(0, 5)
+                .map((release) => `${release.version} ${release.status}`)
+                .join(', ')}`);
+    }
+    return lines;
+}
+/** The step summary of a status: one row a host, what it serves first. */
+function statusSummary(app, statuses) {
+    const failed = statuses.filter((status) => status.error);
+    const title = `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)` +
+        `${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
+    const color = (status, name) => {
+        const recorded = status.colors[name];
+        return recorded ? `${recorded.version} (${recorded.status})` : '—';
+    };
+    const rows = statuses.map((status) => status.error
+        ? [hostCell(status.host), `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
+        : [
+            hostCell(status.host),
+            (status.served ? formatWeights(status.served) : 'nothing') +
+                (status.served && status.file && formatWeights(status.served) !== formatWeights(status.file)
+                    ? ` (file: ${formatWeights(status.file)})`
+                    : ''),
+            color(status, 'blue'),
+            color(status, 'green'),
+            status.canary ? `${status.canary.version} at ${status.canary.percent}%` : '—',
+            (status.lock
+                ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), ` +
+                    `alive ${status.lock.aliveSecondsAgo} s ago`
+                : 'free') +
+                (status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : '') +
+                (status.hold ? `; ramp ${holdText(status.hold)}` : ''),
+            `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
+        ]);
+    return [
+        title,
+        '',
+        table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows),
+        '',
+        'Read without taking the lock; nothing was changed.',
+        '',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/settings/session.ts
+
+/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
+function connectOptions(inputs) {
+    return {
+        privateKey: inputs['ssh-private-key'],
+        knownHosts: inputs['ssh-known-hosts'],
+        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+    };
+}
+/** Session settings (connection, lock, parallelism, who acts, the router by its name) from the shared host inputs. */
+function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+    return {
+        app: inputs.app,
+        ...(inputs.router ? { router: inputs.router } : {}),
+        splitKey: inputs['split-key'],
+        connect: connectOptions(inputs),
+        lock: {
+            waitSeconds: inputs['lock-wait-seconds'],
+            staleSeconds: inputs['lock-stale-seconds'],
+            breakStale: inputs['break-stale-lock'],
+            takeOver: inputs['take-over-lock'],
+        },
+        maxParallel: inputs['max-parallel'],
+        run,
+        clock,
+        log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./cli/src/terminal.ts
 
 
 
 /**
- * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
- * Written in YAML with kebab-case keys; every key has a default, and the defaults are the deployment
- * procedure (error rate ≤ 1 % and P95 ≤ 2 s over 300 s; rollback on sustained errors, slow
- * responses, failing health checks, memory pressure and model drift), written once as the policy
- * document DEFAULT_POLICY.
- *
- * A policy is validated in one place, `resolvePolicy`, which reports every problem with where it
- * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
+ * Progress on the terminal as it happens. Host text is data: every line goes through `forTerminal`
+ * (no escape sequence reaches the terminal), JSON through `terminalJson`.
  */
-/** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
-const METRICS = [
-    'error_rate',
-    'p50_ms',
-    'p90_ms',
-    'p95_ms',
-    'p99_ms',
-    'health_failures_in_row',
-    'memory_ratio',
-    'drift_score',
-];
-/** Percentile metrics and the quantile each stands for. */
-const PERCENTILE_METRICS = {
-    p50_ms: 0.5,
-    p90_ms: 0.9,
-    p95_ms: 0.95,
-    p99_ms: 0.99,
+const terminal = {
+    info: (message) => process.stdout.write(`${forTerminal(message)}\n`),
+    warn: (message) => process.stderr.write(`warning: ${forTerminal(message)}\n`),
+    group: async (title, body) => {
+        process.stdout.write(`== ${forTerminal(title)}\n`);
+        return body();
+    },
 };
-const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
-/** What a gate still above its limit without significance becomes once the extensions are used up. */
-const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
-const RULE_KINDS = ['gate', 'trigger'];
-// ------------------------------------------------------------------------------------ schema
-const { leaf: policy_leaf, number: policy_number, choice: policy_choice, boolean: policy_boolean, text: policy_text, mapping: policy_mapping, list: policy_list } = docField;
-const GAUGE = /^gauge:[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
-const metric = policy_leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value) => typeof value === 'string' && (METRICS.includes(value) || GAUGE.test(value)));
-const ruleName = policy_text('a rule name of lower-case letters, digits and hyphens (at most 64)', /^[a-z0-9][a-z0-9-]{0,63}$/);
-const seconds = policy_number({ min: 0, max: 86400, unit: 'seconds' });
-const ruleInput = policy_mapping({
-    name: ruleName,
-    metric: metric.optional(),
-    max: policy_number().optional(),
-    min: policy_number().optional(),
-    window: seconds.optional(),
-    for: seconds.optional(),
-    kind: policy_choice(RULE_KINDS).optional(),
-    compare: policy_choice(['stable', 'none']).optional(),
-    margin: policy_number({ min: 0 }).optional(),
-    'models-only': policy_boolean.optional(),
-});
-const sprtInput = policy_mapping({
-    alpha: policy_number({ above: 0, max: 0.5 }).optional(),
-    'end-alpha': policy_number({ above: 0, max: 0.5 }).optional(),
-    'extension-alpha': policy_number({ above: 0, max: 0.5 }).optional(),
-    beta: policy_number({ above: 0, max: 0.5 }).optional(),
-    'error-multiplier': policy_number({ above: 1, max: 1000 }).optional(),
-    'latency-multiplier': policy_number({ above: 1, max: 1000 }).optional(),
-    'min-failures': policy_number({ min: 1, max: 1000, integer: true }).optional(),
-});
-const policyInput = policy_mapping({
-    duration: policy_number({ min: 10, max: 86400, unit: 'seconds' }).optional(),
-    interval: policy_number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
-    'min-requests': policy_number({ min: 0, max: 1e9, integer: true }).optional(),
-    'on-inconclusive': policy_choice(ON_INCONCLUSIVE).optional(),
-    'on-undecided': policy_choice(ON_UNDECIDED).optional(),
-    'max-extensions': policy_number({ min: 0, max: 10, integer: true }).optional(),
-    'max-source-errors': policy_number({ min: 1, max: 1000, integer: true }).optional(),
-    'early-decision': policy_boolean.optional(),
-    sprt: sprtInput.optional(),
-    'replace-default-rules': policy_boolean.optional(),
-    rules: policy_list(ruleInput, { max: 100 }).optional(),
-});
-const POLICY_NAMES = { root: 'policy' };
-/** `rules[2].metric` from zod's ['rules', 2, 'metric']; the policy itself is `policy`. */
-function formatPath(path) {
-    return documentPath(path, POLICY_NAMES);
+/**
+ * What the hosts' state does not allow, found by the command line itself (a hold with no canary):
+ * not a failure of the tool, so said as a notice, with exit 4.
+ */
+class Refusal extends errors_ConfigurationError {
 }
-// ------------------------------------------------------------------------------------ defaults
+/** A refusal is not a failure of the tool: said as a notice, on stderr. */
+const notice = (message) => {
+    process.stderr.write(`notice: ${forTerminal(message)}\n`);
+};
+/** With --json, stdout holds the JSON alone: progress is left out, warnings still go to stderr. */
+const warningsOnly = { info: () => { }, warn: terminal.warn, group: (_title, body) => body() };
+const logFor = (context) => (context.json ? warningsOnly : terminal);
+/** What each host ended with, a line each (a refusing host's reason is said once, as a notice). */
+function hostLines(result) {
+    for (const host of result.hosts) {
+        if (result.refused && host.refused)
+            continue;
+        const serving = host.weightsAfter ? `, serving ${router_formatWeights(host.weightsAfter)}` : '';
+        terminal.info(`${host.host}: ${host.outcome}${serving}${host.error ? `: ${host.error}` : ''}`);
+    }
+}
+/** A phase the hosts' state refused on every host that said no: its reasons as notices, exit 4. */
+function refusal(result, nothingTo) {
+    notice(`${nothingTo}; nothing was changed:`);
+    for (const reason of new Set(result.hosts.filter((host) => host.refused && host.error).map((host) => host.error)))
+        notice(`  ${reason}`);
+    return ExitCode.refused;
+}
+function phaseExit(result) {
+    return result.ok ? ExitCode.ok : result.refused ? ExitCode.refused : ExitCode.failed;
+}
+
+;// CONCATENATED MODULE: ./cli/src/status.ts
+
+
+
+
+
+
+
+/** The split key only shapes the include a switch writes; a command that writes none reads with the default. */
+const DEFAULT_SPLIT_KEY = runtimeInputs['split-key'].parse('');
+/**
+ * What every host holds, read without a lock (status, and hold and resume before they write). Warnings (a
+ * host key accepted only because insecure-skip-host-key-check is true) go to stderr, even with --json.
+ */
+async function readFleet(inputs, context) {
+    const session = sessionFromInputs({ ...inputs, 'split-key': inputs['split-key'] ?? DEFAULT_SPLIT_KEY }, context.run, warningsOnly, systemClock);
+    const statuses = await fleetStatus(context.hosts, {
+        app: session.app,
+        ...(session.router ? { router: session.router } : {}),
+        splitKey: session.splitKey,
+        connect: session.connect,
+        maxParallel: session.maxParallel,
+        clock: session.clock,
+        log: terminal,
+    });
+    return { session, statuses };
+}
+const status_status = command_define({
+    name: 'status',
+    summary: "what every host serves, each color's version, the canary, the lock and its owner, a hold, a switch left unfinished, " +
+        'what a rollback would do; takes no lock, changes nothing',
+    usage: 'status [--json] [options]',
+    example: `agent-loop status ${HOSTS_EXAMPLE}`,
+    action: 'blue-green',
+    fields: { ...hostFields, 'split-key': runtimeInputs['split-key'] },
+    run: async (inputs, context) => {
+        const { statuses } = await readFleet(inputs, context);
+        process.stdout.write(context.json
+            ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n`
+            : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`);
+        return statuses.some((one) => one.error) ? ExitCode.failed : ExitCode.ok;
+    },
+});
+
+;// CONCATENATED MODULE: ./cli/src/hold.ts
+
+
+
+
+
+
+
+
+const writeJson = (context, value) => {
+    if (context.json)
+        process.stdout.write(`${terminalJson(value)}\n`);
+};
+/** Hosts whose state could not be read: a warning each (stderr, even with --json). */
+function unreadable(statuses) {
+    const unread = statuses.filter((one) => one.error);
+    for (const one of unread)
+        terminal.warn(`${one.host}: cannot be read: ${one.error}`);
+    return unread;
+}
+const holdCommand = command_define({
+    name: 'hold',
+    summary: 'keeps a ramp at its current step: the monitor watches the step window after window, still ready to roll back, ' +
+        'until agent-loop resume; refuses when no host runs a canary; takes no lock',
+    usage: 'hold [--reason TEXT] [--json] [options]',
+    example: `agent-loop hold --reason "waiting for the ops review" ${HOSTS_EXAMPLE}`,
+    action: 'canary-monitor',
+    fields: { ...hostFields, reason: reasonField('held from the command line') },
+    descriptions: {
+        reason: "Why the ramp is held: kept in the hold request on every host, shown by status and in the monitor's held event.",
+    },
+    run: async (inputs, context) => {
+        // Read first (no lock): a hold with no canary would wait, unseen, for a ramp nobody started.
+        const { session, statuses } = await readFleet(inputs, context);
+        const outcome = {
+            app: inputs.app,
+            ok: false,
+            refused: false,
+            error: null,
+            hosts: [],
+            held: false,
+            reason: inputs.reason,
+            canary: null,
+            ramp: null,
+        };
+        const unread = unreadable(statuses);
+        if (unread.length > 0) {
+            terminal.warn('nothing was held');
+            writeJson(context, { ...outcome, error: `${unread.map((one) => one.host).join(', ')}: cannot be read` });
+            return ExitCode.failed;
+        }
+        const without = statuses.filter((one) => !one.canary);
+        if (without.length > 0) {
+            const serving = (one) => one.active ? `${one.colors[one.active]?.version ?? one.active} serves all traffic` : 'nothing is deployed';
+            const refused = new Refusal(without.length === statuses.length
+                ? `there is no canary or ramp to hold: ${[...new Set(without.map(serving))].join('; ')}`
+                : `${without.map((one) => `${one.host}: no canary (${serving(one)})`).join('; ')}; ` +
+                    'the others run one: deploy again so every host agrees');
+            writeJson(context, { ...outcome, refused: true, error: refused.message });
+            throw refused;
+        }
+        const written = await setHold(context.hosts, session, { reason: inputs.reason });
+        const canary = statuses[0].canary;
+        const lock = statuses[0].lock;
+        const ramp = lock?.phase === 'monitor ramp' ? { runId: lock.runId, actor: lock.actor } : null;
+        writeJson(context, {
+            ...outcome,
+            ok: true,
+            hosts: written,
+            held: true,
+            canary: { version: canary.version, percent: canary.percent },
+            ramp,
+        });
+        if (context.json)
+            return ExitCode.ok;
+        const ramping = ramp
+            ? `${lockHolder(lock.phase)} run ${ramp.runId} keeps it there after its current window`
+            : 'no ramp runs on it now: one started later stays at its first step';
+        terminal.info(`hold requested on ${written.length} host(s): ${canary.version} at ${canary.percent}% stays at its current step, ` +
+            `watched, until agent-loop resume; ${ramping}`);
+        return ExitCode.ok;
+    },
+});
+/** Each distinct hold once (the same request is written on every host), with how many hosts had it. */
+function distinctHolds(holds) {
+    const found = new Map();
+    for (const { host: _host, ...hold } of holds) {
+        const key = JSON.stringify([hold.actor, hold.since, hold.reason]);
+        const seen = found.get(key);
+        if (seen)
+            seen.hosts += 1;
+        else
+            found.set(key, { hold, hosts: 1 });
+    }
+    return [...found.values()];
+}
+const resumeCommand = command_define({
+    name: 'resume',
+    summary: 'lifts a hold: a held ramp goes on after its current window; says whose hold it lifted, or that none was set',
+    usage: 'resume [--json] [options]',
+    example: `agent-loop resume ${HOSTS_EXAMPLE}`,
+    action: 'canary-monitor',
+    fields: { ...hostFields },
+    run: async (inputs, context) => {
+        const { session, statuses } = await readFleet(inputs, context);
+        const holds = statuses.flatMap((one) => (one.hold ? [{ host: one.host, ...one.hold }] : []));
+        const unread = unreadable(statuses);
+        const outcome = {
+            app: inputs.app,
+            ok: true,
+            refused: false,
+            error: null,
+            hosts: [],
+            resumed: false,
+            holds,
+        };
+        // Every host read and none holds: nothing to lift, nothing written.
+        if (unread.length === 0 && holds.length === 0) {
+            writeJson(context, outcome);
+            if (!context.json)
+                terminal.info(`nothing to resume: no hold was set on the ${statuses.length} host(s); nothing was changed`);
+            return ExitCode.ok;
+        }
+        // A host that could not be read may still hold a request: removing it is harmless, so it is tried everywhere.
+        let written;
+        try {
+            written = await setHold(context.hosts, session, null);
+        }
+        catch (error) {
+            // Said on stderr as any other failure (exit 1); with --json, the object says it too.
+            writeJson(context, { ...outcome, ok: false, error: errorMessage(error) });
+            throw error;
+        }
+        writeJson(context, { ...outcome, hosts: written, resumed: holds.length > 0 });
+        if (context.json)
+            return ExitCode.ok;
+        for (const { hold, hosts } of distinctHolds(holds))
+            terminal.info(`resumed: the hold set by ${hold.actor} at ${hold.since}${hold.reason ? ` (${hold.reason})` : ''} ` +
+                `is lifted on ${hosts} host(s); a held ramp goes on after its current window`);
+        if (holds.length === 0)
+            terminal.info(`nothing to resume on the hosts that could be read: no hold was set there; ` +
+                `a hold request, if any, was removed from all ${written.length} host(s)`);
+        return ExitCode.ok;
+    },
+});
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy-defaults.ts
+
 /**
  * The defaults: the deployment procedure, as a policy document. The one place they are written:
  * `resolvePolicy` takes every value a policy leaves out from here, DEFAULT_POLICY_YAML is printed
@@ -24895,7 +25357,119 @@ function defaultPolicyYaml() {
     return document.toString({ lineWidth: 0 });
 }
 const DEFAULT_POLICY_YAML = defaultPolicyYaml();
-const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/result.ts
+/**
+ * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
+ * a gate with no data, after the extension) is left out: with no evidence either way the canary
+ * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
+ */
+const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy-types.ts
+/**
+ * The analysis policy's shape: the metrics a rule can watch, a rule, the sequential test's
+ * settings and the policy itself. The YAML document it is written in is policy-document.ts, its
+ * defaults policy-defaults.ts, and how a document becomes a Policy policy.ts.
+ */
+/** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
+const METRICS = [
+    'error_rate',
+    'p50_ms',
+    'p90_ms',
+    'p95_ms',
+    'p99_ms',
+    'health_failures_in_row',
+    'memory_ratio',
+    'drift_score',
+];
+/** Percentile metrics and the quantile each stands for. */
+const PERCENTILE_METRICS = {
+    p50_ms: 0.5,
+    p90_ms: 0.9,
+    p95_ms: 0.95,
+    p99_ms: 0.99,
+};
+const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
+/** What a gate still above its limit without significance becomes once the extensions are used up. */
+const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
+const RULE_KINDS = ['gate', 'trigger'];
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy-document.ts
+
+
+/**
+ * The policy as a YAML document: its keys (kebab-case) and the form of each, checked with the
+ * vocabulary's document fields. policy.ts resolves a document against the defaults (policy-defaults.ts).
+ */
+const { leaf: policy_document_leaf, number: policy_document_number, choice: policy_document_choice, boolean: policy_document_boolean, text: policy_document_text, mapping: policy_document_mapping, list: policy_document_list } = docField;
+const GAUGE = /^gauge:[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
+const metric = policy_document_leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value) => typeof value === 'string' && (METRICS.includes(value) || GAUGE.test(value)));
+const ruleName = policy_document_text('a rule name of lower-case letters, digits and hyphens (at most 64)', /^[a-z0-9][a-z0-9-]{0,63}$/);
+const policy_document_seconds = policy_document_number({ min: 0, max: 86400, unit: 'seconds' });
+const ruleInput = policy_document_mapping({
+    name: ruleName,
+    metric: metric.optional(),
+    max: policy_document_number().optional(),
+    min: policy_document_number().optional(),
+    window: policy_document_seconds.optional(),
+    for: policy_document_seconds.optional(),
+    kind: policy_document_choice(RULE_KINDS).optional(),
+    compare: policy_document_choice(['stable', 'none']).optional(),
+    margin: policy_document_number({ min: 0 }).optional(),
+    'models-only': policy_document_boolean.optional(),
+});
+const sprtInput = policy_document_mapping({
+    alpha: policy_document_number({ above: 0, max: 0.5 }).optional(),
+    'end-alpha': policy_document_number({ above: 0, max: 0.5 }).optional(),
+    'extension-alpha': policy_document_number({ above: 0, max: 0.5 }).optional(),
+    beta: policy_document_number({ above: 0, max: 0.5 }).optional(),
+    'error-multiplier': policy_document_number({ above: 1, max: 1000 }).optional(),
+    'latency-multiplier': policy_document_number({ above: 1, max: 1000 }).optional(),
+    'min-failures': policy_document_number({ min: 1, max: 1000, integer: true }).optional(),
+});
+const policyInput = policy_document_mapping({
+    duration: policy_document_number({ min: 10, max: 86400, unit: 'seconds' }).optional(),
+    interval: policy_document_number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
+    'min-requests': policy_document_number({ min: 0, max: 1e9, integer: true }).optional(),
+    'on-inconclusive': policy_document_choice(ON_INCONCLUSIVE).optional(),
+    'on-undecided': policy_document_choice(ON_UNDECIDED).optional(),
+    'max-extensions': policy_document_number({ min: 0, max: 10, integer: true }).optional(),
+    'max-source-errors': policy_document_number({ min: 1, max: 1000, integer: true }).optional(),
+    'early-decision': policy_document_boolean.optional(),
+    sprt: sprtInput.optional(),
+    'replace-default-rules': policy_document_boolean.optional(),
+    rules: policy_document_list(ruleInput, { max: 100 }).optional(),
+});
+const POLICY_NAMES = { root: 'policy' };
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']; the policy itself is `policy`. */
+function formatPath(path) {
+    return documentPath(path, POLICY_NAMES);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
+
+
+
+
+
+
+
+/**
+ * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
+ * Written in YAML with kebab-case keys; every key has a default, and the defaults are the deployment
+ * procedure (error rate ≤ 1 % and P95 ≤ 2 s over 300 s; rollback on sustained errors, slow
+ * responses, failing health checks, memory pressure and model drift), written once as the policy
+ * document DEFAULT_POLICY.
+ *
+ * A policy is validated in one place, `resolvePolicy`, which reports every problem with where it
+ * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
+ *
+ * The policy's shape is policy-types.ts, its YAML document policy-document.ts, and its defaults
+ * policy-defaults.ts.
+ */
+const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, ' +
+    'max-extensions, max-source-errors, early-decision, sprt and rules';
 // ------------------------------------------------------------------------------------ resolution
 function isCountMetric(name) {
     return name === 'error_rate' || name in PERCENTILE_METRICS;
@@ -25026,161 +25600,7 @@ function activeRules(policy, options) {
     return policy.rules.filter((rule) => (!rule.modelsOnly || options.model === true) && (options.mode !== 'post-promotion' || rule.kind === 'trigger'));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/result.ts
-/**
- * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
- * a gate with no data, after the extension) is left out: with no evidence either way the canary
- * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
- */
-const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
-/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
-
-/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
-/**
- * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
- * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
- */
-async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > maxBytes) {
-        await response.body?.cancel();
-        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
-    }
-    if (!response.body)
-        return '';
-    const reader = response.body.getReader();
-    const chunks = [];
-    let total = 0;
-    for (;;) {
-        const { done, value } = await reader.read();
-        if (done)
-            break;
-        total += value.byteLength;
-        if (total > maxBytes) {
-            await reader.cancel();
-            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
-        }
-        chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-}
-/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
-function excerpt(body, max = 200) {
-    const flat = body
-        .trim()
-        // eslint-disable-next-line no-control-regex
-        .replace(/[\0-\x1f\x7f]/g, (char) => char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-/**
- * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
- * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
- * no retry. Throws when there is no answer (refused, timed out).
- */
-async function request(url, options = {}) {
-    const response = await fetch(url, {
-        method: options.method ?? 'GET',
-        headers: options.headers,
-        body: options.body,
-        redirect: options.followRedirects ? 'follow' : 'manual',
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-    });
-    const body = await readCapped(response);
-    return { status: response.status, body, headers: Object.fromEntries(response.headers) };
-}
-/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
-async function requestJson(method, url, payload, headers = {}, options = {}) {
-    return retry(async () => {
-        const answer = await request(url, {
-            method,
-            headers: {
-                accept: 'application/json',
-                ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-                ...headers,
-            },
-            body: payload === undefined ? undefined : JSON.stringify(payload),
-            timeoutMs: options.timeoutMs,
-            followRedirects: true,
-        });
-        if (answer.status >= 500)
-            throw new Error(`HTTP ${answer.status}${answer.body ? `: ${excerpt(answer.body)}` : ''}`);
-        return answer;
-    }, { attempts: options.attempts ?? 3, delayMs: 500 });
-}
-function postJson(url, payload, options = {}) {
-    return requestJson('POST', url, payload, options.headers, options);
-}
-/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
-function getJson(url, options = {}) {
-    return requestJson('GET', url, undefined, options.headers, options);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
-/**
- * The analysis engine works on numbers and windows, never on a particular metric system.
- * A metric source turns whatever it reads (an nginx access log, Prometheus, its own probes, the
- * host) into interval samples: what happened per color between two instants.
- */
-/** Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s, 5 s) are bounds, so "share of requests slower than 2 s" is exact. */
-const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000];
-function emptyColorSample() {
-    return { requests: 0, errors: 0, latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
-}
-/** Index of the histogram bucket a latency falls in. */
-function latencyBucket(ms) {
-    const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
-    return index === -1 ? LATENCY_BOUNDS_MS.length : index;
-}
-/**
- * Adds `extra` into `into`: counts and histograms add up. For point-in-time values, `later` (the
- * next interval of the same thing) takes the newer value; `alongside` (another host or source, same
- * interval) takes the worse one, the larger.
- */
-function mergeColorSample(into, extra, how) {
-    const latency = into.latency.length === 0
-        ? [...extra.latency]
-        : extra.latency.length === 0
-            ? [...into.latency]
-            : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
-    const point = (a, b) => how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b);
-    const gauges = { ...into.gauges };
-    for (const [name, value] of Object.entries(extra.gauges ?? {}))
-        gauges[name] = point(gauges[name], value);
-    const merged = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
-    const health = point(into.healthFailuresInRow, extra.healthFailuresInRow);
-    const memory = point(into.memoryRatio, extra.memoryRatio);
-    const drift = point(into.driftScore, extra.driftScore);
-    if (health !== undefined)
-        merged.healthFailuresInRow = health;
-    if (memory !== undefined)
-        merged.memoryRatio = memory;
-    if (drift !== undefined)
-        merged.driftScore = drift;
-    if (Object.keys(gauges).length > 0)
-        merged.gauges = gauges;
-    return merged;
-}
-/** Combines the samples of several sources (or hosts) for the same interval. */
-function mergeSamples(samples) {
-    const start = Math.min(...samples.map((s) => s.start));
-    const end = Math.max(...samples.map((s) => s.end));
-    const colors = {};
-    for (const sample of samples) {
-        for (const [color, colorSample] of Object.entries(sample.colors)) {
-            colors[color] = colors[color]
-                ? mergeColorSample(colors[color], colorSample, 'alongside')
-                : { ...colorSample, latency: [...colorSample.latency] };
-        }
-    }
-    return { start, end, colors };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus.ts
-
-
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/promql.ts
 
 /** Defaults matching the Agent Loop service's own metrics. */
 const DEFAULT_PROMETHEUS_QUERIES = {
@@ -25234,230 +25654,78 @@ function errorRatioQuery(app, color, window) {
     const matchers = renderQuery('app="{app}",color="{color}"', { app, color });
     return `sum(rate(http_requests_total{${matchers},status=~"5.."}[${window}])) / sum(rate(http_requests_total{${matchers}}[${window}]))`;
 }
-/** Parses a Prometheus sample value: numbers, `NaN`, `+Inf`, `-Inf`. */
-function promNumber(text) {
-    if (text === '+Inf')
-        return Infinity;
-    if (text === '-Inf')
-        return -Infinity;
-    return typeof text === 'string' ? Number(text) : Number.NaN;
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
+/**
+ * The analysis engine works on numbers and windows, never on a particular metric system.
+ * A metric source turns whatever it reads (an nginx access log, Prometheus, its own probes, the
+ * host) into interval samples: what happened per color between two instants.
+ */
+/**
+ * Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s,
+ * 5 s) are bounds, so "share of requests slower than 2 s" is exact.
+ */
+const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000];
+function emptyColorSample() {
+    return { requests: 0, errors: 0, latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
 }
-/** Reads an `/api/v1/query` answer body into series (pure). Throws with Prometheus's own error message. */
-function parseQueryResponse(status, body) {
-    let parsed;
-    try {
-        parsed = JSON.parse(body);
-    }
-    catch {
-        throw new Error(`HTTP ${status}, not a Prometheus answer: ${excerpt(body)}`);
-    }
-    if (parsed.status !== 'success' || !parsed.data) {
-        throw new Error(`HTTP ${status}: ${excerpt(parsed.errorType ?? 'error', 40)}: ${excerpt(parsed.error ?? body)}`);
-    }
-    const { resultType, result } = parsed.data;
-    if (resultType === 'scalar')
-        return [{ labels: {}, value: promNumber(result[1]) }];
-    if (resultType === 'vector') {
-        return result.map((entry) => ({
-            labels: entry.metric,
-            value: promNumber(entry.value[1]),
-        }));
-    }
-    throw new Error(`expected an instant vector or scalar, got a ${resultType}`);
+/** Index of the histogram bucket a latency falls in. */
+function latencyBucket(ms) {
+    const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
+    return index === -1 ? LATENCY_BOUNDS_MS.length : index;
 }
 /**
- * Maps Prometheus's cumulative buckets (`le` in seconds) onto LATENCY_BOUNDS_MS (pure). A bound
- * that is one of Prometheus's buckets is exact. A bound that is not is interpolated linearly
- * between the buckets around it (from 0 for a bound below the first bucket) — the same assumption
- * `histogram_quantile` makes: with the usual buckets 1 s and 2.5 s, two thirds of the requests
- * between 1 s and 2.5 s count as faster than 2 s. Requests above the largest finite bucket go to
- * the last (overflow) bucket. No buckets give an empty histogram.
+ * Adds `extra` into `into`: counts and histograms add up. For point-in-time values, `later` (the
+ * next interval of the same thing) takes the newer value; `alongside` (another host or source, same
+ * interval) takes the worse one, the larger.
  */
-function histogramFromCumulative(buckets) {
-    const valid = buckets.filter((bucket) => !Number.isNaN(bucket.le) && Number.isFinite(bucket.count));
-    if (valid.length === 0)
-        return [];
-    const sorted = [...valid].sort((a, b) => a.le - b.le);
-    // Counts of separately extrapolated series can dip; a cumulative histogram never does.
-    let running = 0;
-    const cumulative = sorted.map((bucket) => ({ le: bucket.le, count: (running = Math.max(running, bucket.count)) }));
-    const finite = cumulative.filter((bucket) => Number.isFinite(bucket.le));
-    const total = running;
-    const atBound = (seconds) => {
-        let lower = { le: 0, count: 0 };
-        for (const bucket of finite) {
-            if (Math.abs(bucket.le - seconds) <= 1e-9 * seconds)
-                return bucket.count;
-            if (bucket.le > seconds)
-                return lower.count + ((bucket.count - lower.count) * (seconds - lower.le)) / (bucket.le - lower.le);
-            lower = bucket;
-        }
-        return lower.count;
-    };
-    const histogram = [];
-    let previous = 0;
-    for (const bound of LATENCY_BOUNDS_MS) {
-        const count = Math.min(total, Math.max(previous, atBound(bound / 1000)));
-        histogram.push(count - previous);
-        previous = count;
-    }
-    histogram.push(total - previous);
-    return histogram;
-}
-class PrometheusSource {
-    options;
-    name = 'prometheus';
-    base;
-    colors;
-    queries;
-    constructor(options) {
-        this.options = options;
-        let url;
-        try {
-            url = new URL(options.url);
-        }
-        catch {
-            throw new errors_ConfigurationError(`invalid Prometheus URL ${JSON.stringify(options.url)}; expected e.g. http://prometheus:9090`);
-        }
-        if (url.protocol !== 'http:' && url.protocol !== 'https:')
-            throw new errors_ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
-        this.base = options.url.replace(/\/+$/, '');
-        this.colors = options.colors ?? COLORS;
-        // Checked up front, so a bad value is a configuration error before the analysis starts.
-        renderQuery('{app}', { app: options.app });
-        for (const version of Object.values(options.versions ?? {}))
-            if (version !== undefined)
-                renderQuery('{version}', { version });
-        this.queries = [];
-        for (const key of Object.keys(DEFAULT_PROMETHEUS_QUERIES)) {
-            const template = options.queries?.[key] === undefined ? DEFAULT_PROMETHEUS_QUERIES[key] : options.queries[key];
-            if (template !== null)
-                this.queries.push({ key, template });
-        }
-        for (const [name, template] of Object.entries(options.gauges ?? {})) {
-            if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name))
-                throw new errors_ConfigurationError(`invalid gauge name ${JSON.stringify(name)}`);
-            this.queries.push({ key: 'gauge', name, template });
-        }
-        for (const query of this.queries) {
-            const what = query.key === 'gauge' ? `the gauge ${query.name}` : `the ${query.key} query`;
-            checkQueryTemplate(query.template, what);
-            if (query.template.includes('{version}')) {
-                for (const color of this.colors) {
-                    if (options.versions?.[color] === undefined)
-                        throw new errors_ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
-                }
-            }
-        }
-    }
-    /** True when Prometheus answers `/-/ready`. */
-    async reachable() {
-        try {
-            const response = await getJson(`${this.base}/-/ready`, {
-                headers: this.options.headers,
-                timeoutMs: this.options.timeoutMs ?? 5000,
-                attempts: 1,
-            });
-            return response.status === 200;
-        }
-        catch {
-            return false;
-        }
-    }
-    /** One instant query at `atMs` (ms since the epoch). */
-    async query(expression, atMs) {
-        const url = `${this.base}/api/v1/query?${new URLSearchParams({ query: expression, time: (atMs / 1000).toFixed(3) })}`;
-        let response;
-        try {
-            response = await getJson(url, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 10_000 });
-        }
-        catch (error) {
-            throw new Error(`Prometheus at ${this.base} could not be read: ${error.message}`);
-        }
-        try {
-            return parseQueryResponse(response.status, response.body);
-        }
-        catch (error) {
-            throw new Error(`Prometheus query ${expression} failed: ${error.message}`);
-        }
-    }
-    async sample(window) {
-        const duration = promDuration(window.end - window.start);
-        const colors = {};
-        await Promise.all(this.colors.map(async (color) => {
-            const values = {
-                app: this.options.app,
-                color,
-                window: duration,
-                ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }),
-            };
-            const answers = await Promise.all(this.queries.map(async (query) => ({
-                query,
-                series: await this.query(renderQuery(query.template, values), window.end),
-            })));
-            const sample = colorSample(answers);
-            if (sample)
-                colors[color] = sample;
-        }));
-        return { start: window.start, end: window.end, colors };
-    }
-}
-/** A color's sample from its query answers; undefined when no query returned any series (pure). */
-function colorSample(answers) {
-    if (answers.every((answer) => answer.series.length === 0))
-        return undefined;
-    const count = (series) => series.reduce((total, one) => total + (Number.isFinite(one.value) ? Math.max(0, one.value) : 0), 0);
-    const largest = (series) => {
-        const finite = series.map((one) => one.value).filter((value) => Number.isFinite(value));
-        return finite.length === 0 ? undefined : Math.max(...finite);
-    };
-    const sample = { requests: 0, errors: 0, latency: [] };
-    const gauges = {};
-    for (const { query, series } of answers) {
-        if (query.key === 'requests')
-            sample.requests = count(series);
-        else if (query.key === 'errors')
-            sample.errors = count(series);
-        else if (query.key === 'latencyBuckets') {
-            const byLe = new Map();
-            for (const one of series) {
-                const le = one.labels.le === undefined ? Number.NaN : promNumber(one.labels.le);
-                byLe.set(le, (byLe.get(le) ?? 0) + (Number.isFinite(one.value) ? one.value : 0));
-            }
-            sample.latency = histogramFromCumulative([...byLe].map(([le, bucketCount]) => ({ le, count: bucketCount })));
-        }
-        else {
-            const value = largest(series);
-            if (value === undefined)
-                continue;
-            if (query.key === 'memory')
-                sample.memoryRatio = value;
-            else if (query.key === 'drift')
-                sample.driftScore = value;
-            else if (query.key === 'gauge')
-                gauges[query.name] = value;
-        }
-    }
+function mergeColorSample(into, extra, how) {
+    const latency = into.latency.length === 0
+        ? [...extra.latency]
+        : extra.latency.length === 0
+            ? [...into.latency]
+            : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
+    const point = (a, b) => how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b);
+    const gauges = { ...into.gauges };
+    for (const [name, value] of Object.entries(extra.gauges ?? {}))
+        gauges[name] = point(gauges[name], value);
+    const merged = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
+    const health = point(into.healthFailuresInRow, extra.healthFailuresInRow);
+    const memory = point(into.memoryRatio, extra.memoryRatio);
+    const drift = point(into.driftScore, extra.driftScore);
+    if (health !== undefined)
+        merged.healthFailuresInRow = health;
+    if (memory !== undefined)
+        merged.memoryRatio = memory;
+    if (drift !== undefined)
+        merged.driftScore = drift;
     if (Object.keys(gauges).length > 0)
-        sample.gauges = gauges;
-    return sample;
+        merged.gauges = gauges;
+    return merged;
+}
+/** Combines the samples of several sources (or hosts) for the same interval. */
+function mergeSamples(samples) {
+    const start = Math.min(...samples.map((s) => s.start));
+    const end = Math.max(...samples.map((s) => s.end));
+    const colors = {};
+    for (const sample of samples) {
+        for (const [color, colorSample] of Object.entries(sample.colors)) {
+            colors[color] = colors[color]
+                ? mergeColorSample(colors[color], colorSample, 'alongside')
+                : { ...colorSample, latency: [...colorSample.latency] };
+        }
+    }
+    return { start, end, colors };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-read.ts
 
-
-
-
-/** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
-const nginxLog = (host) => ({
-    ...host,
-    parse: (lines, into) => parseAccessLines(lines, host.app, into),
-    what: 'the nginx access log',
-});
-const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
-/** A line longer than this is not an nginx access line: it is dropped (and counted as skipped). */
-const MAX_PARTIAL_BYTES = 1024 * 1024;
-// ------------------------------------------------------------------------------------ pure parts
+/**
+ * Reading a log over SSH from a byte offset (pure): the command, what it prints, and the lines it
+ * gives. The bytes travel base64-encoded: the SSH client decodes stdout chunk by chunk as UTF-8,
+ * which would corrupt a character split across chunks (or across our own read cap) and make the
+ * byte offset drift; base64 keeps the transfer byte-exact. access-log.ts follows a log with it.
+ */
 /**
  * Prints `<inode> <size>` (or `missing`), then — only when the file is still the one with inode
  * `$2` (any file when `$2` is empty) and has bytes past the offset — up to `$4` bytes from byte
@@ -25504,72 +25772,16 @@ function splitLogLines(partial, chunk) {
     const lines = data.subarray(0, end).toString('utf8').split('\n');
     return { lines, rest: Buffer.from(data.subarray(end + 1)) };
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/access-log.ts
+
+
+
+const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
+/** A line longer than this is not an access line: it is dropped (and counted as skipped). */
+const MAX_PARTIAL_BYTES = 1024 * 1024;
 function emptyAccessTally() {
     return { colors: {}, skipped: 0, unformatted: 0 };
-}
-/**
- * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
- * value, which is the attempt of the color the line names, even when nginx went on to the other
- * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
- * the color never answered ("-") or the field is missing.
- *
- * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
- * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
- * before it opens the upstream, so the upstream time is the app's alone.
- */
-function upstreamMs(upstreamTime) {
-    if (typeof upstreamTime === 'number')
-        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
-    if (typeof upstreamTime !== 'string')
-        return null;
-    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
-    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
-}
-/**
- * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
- * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
- * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
- * `request_time`; a request the color never answered counts as a request (and an error) without a
- * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
- */
-function parseAccessLines(lines, app, into = emptyAccessTally()) {
-    const prefix = `${nginxName(app)}_`;
-    for (const line of lines) {
-        if (line.trim() === '')
-            continue;
-        let entry;
-        try {
-            entry = JSON.parse(line);
-        }
-        catch {
-            into.skipped += 1;
-            into.unformatted += 1;
-            continue;
-        }
-        const { upstream, status, upstream_time: upstreamTime, } = (entry ?? {});
-        if (typeof upstream !== 'string' || typeof status !== 'number')
-            into.unformatted += 1;
-        const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
-        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
-            into.skipped += 1;
-            continue;
-        }
-        const sample = (into.colors[color] ??= emptyColorSample());
-        sample.requests += 1;
-        // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
-        // answer, even if nginx then got a good answer from the other color, its backup.
-        const upstreamStatus = entry.upstream_status;
-        const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
-        const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
-        if (status >= 500 || colorFailed)
-            sample.errors += 1;
-        const latencyMs = upstreamMs(upstreamTime);
-        if (latencyMs !== null) {
-            const bucket = latencyBucket(latencyMs);
-            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
-        }
-    }
-    return into;
 }
 // ------------------------------------------------------------------------------------- one host
 /**
@@ -25585,6 +25797,7 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
  * lines written between the last read and the truncation are lost.
  */
 class AccessLogFollower {
+    host;
     options;
     inode;
     offset = 0;
@@ -25594,11 +25807,10 @@ class AccessLogFollower {
     truncations = 0;
     maxReadBytes;
     timeoutMs;
-    host;
-    /** `host`: an access log with its parser, or nginx's (the agent_loop parser for its app). */
+    /** `host`: an access log with its parser (nginx's: `nginxLog` in nginx-log.ts). */
     constructor(host, options = {}) {
+        this.host = host;
         this.options = options;
-        this.host = 'parse' in host ? host : nginxLog(host);
         this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
         this.timeoutMs = options.timeoutMs ?? 60_000;
         if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1)
@@ -25769,14 +25981,6 @@ class AccessLogSource {
         return { start: window.start, end: window.end, colors: parts.length > 0 ? mergeSamples(parts).colors : {} };
     }
 }
-/** What users got, from each host's nginx access log in the agent_loop format. */
-class NginxLogSource extends AccessLogSource {
-    constructor(hosts, options = {}) {
-        if (hosts.length === 0)
-            throw new Error('NginxLogSource needs at least one host');
-        super('nginx-log', 'nginx access log', hosts.map(nginxLog), options);
-    }
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/haproxy-log.ts
 
@@ -25791,7 +25995,7 @@ class NginxLogSource extends AccessLogSource {
  * The server (`blue` or `green`) of the app's backend is the color; the status, the termination
  * state and Tr (the server's answer time: from the connection to the color until its response
  * headers; the client's own time, TR, is not in it) give the errors and the latency. The log is
- * followed as nginx's is (nginx-log.ts: byte offsets, rotation, from the deploy's mark at the switch).
+ * followed as nginx's is (access-log.ts: byte offsets, rotation, from the deploy's mark at the switch).
  */
 /**
  * HAProxy's HTTP log line, after any syslog header: client:port [accept date] frontend
@@ -25800,7 +26004,14 @@ class NginxLogSource extends AccessLogSource {
  * request. The first place where this whole sequence fits is taken: the request line, which a
  * client writes, comes after it.
  */
-const HTTP_LOG = /(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) \d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)/;
+const HTTP_LOG = new RegExp([
+    // client:port [accept date] frontend backend/server
+    String.raw `(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) `,
+    // TR/Tw/Tc/Tr/Ta status bytes req-cookie resp-cookie termination
+    String.raw `-?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) `,
+    // actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue
+    String.raw `\d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)`,
+].join(''));
 const haproxy_log_COLORS = ['blue', 'green'];
 /**
  * Counts HAProxy HTTP log lines of `backend` per color (pure). An error is a status ≥ 500 (HAProxy's
@@ -26016,6 +26227,89 @@ class HostSource {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
+
+
+
+/** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
+const nginxLog = (host) => ({
+    ...host,
+    parse: (lines, into) => parseAccessLines(lines, host.app, into),
+    what: 'the nginx access log',
+});
+/**
+ * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
+ * value, which is the attempt of the color the line names, even when nginx went on to the other
+ * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
+ * the color never answered ("-") or the field is missing.
+ *
+ * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
+ * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
+ * before it opens the upstream, so the upstream time is the app's alone.
+ */
+function upstreamMs(upstreamTime) {
+    if (typeof upstreamTime === 'number')
+        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+    if (typeof upstreamTime !== 'string')
+        return null;
+    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
+    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
+}
+/**
+ * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
+ * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
+ * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
+ * `request_time`; a request the color never answered counts as a request (and an error) without a
+ * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
+ */
+function parseAccessLines(lines, app, into = emptyAccessTally()) {
+    const prefix = `${nginxName(app)}_`;
+    for (const line of lines) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            into.skipped += 1;
+            into.unformatted += 1;
+            continue;
+        }
+        const { upstream, status, upstream_time: upstreamTime, } = (entry ?? {});
+        if (typeof upstream !== 'string' || typeof status !== 'number')
+            into.unformatted += 1;
+        const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
+        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
+            into.skipped += 1;
+            continue;
+        }
+        const sample = (into.colors[color] ??= emptyColorSample());
+        sample.requests += 1;
+        // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
+        // answer, even if nginx then got a good answer from the other color, its backup.
+        const upstreamStatus = entry.upstream_status;
+        const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
+        const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
+        if (status >= 500 || colorFailed)
+            sample.errors += 1;
+        const latencyMs = upstreamMs(upstreamTime);
+        if (latencyMs !== null) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
+    }
+    return into;
+}
+/** What users got, from each host's nginx access log in the agent_loop format. */
+class NginxLogSource extends AccessLogSource {
+    constructor(hosts, options = {}) {
+        if (hosts.length === 0)
+            throw new Error('NginxLogSource needs at least one host');
+        super('nginx-log', 'nginx access log', hosts.map(nginxLog), options);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/probe.ts
 
 
@@ -26090,6 +26384,308 @@ class ProbeSource {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
+/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+
+/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
+ * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
+ */
+async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
+    }
+    if (!response.body)
+        return '';
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+            await reader.cancel();
+            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+        }
+        chunks.push(value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
+function excerpt(body, max = 200) {
+    const flat = body
+        .trim()
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\0-\x1f\x7f]/g, (char) => char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
+ * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
+ * no retry. Throws when there is no answer (refused, timed out).
+ */
+async function request(url, options = {}) {
+    const response = await fetch(url, {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        body: options.body,
+        redirect: options.followRedirects ? 'follow' : 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    const body = await readCapped(response);
+    return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+}
+/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
+async function requestJson(method, url, payload, headers = {}, options = {}) {
+    return retry(async () => {
+        const answer = await request(url, {
+            method,
+            headers: {
+                accept: 'application/json',
+                ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+                ...headers,
+            },
+            body: payload === undefined ? undefined : JSON.stringify(payload),
+            timeoutMs: options.timeoutMs,
+            followRedirects: true,
+        });
+        if (answer.status >= 500)
+            throw new Error(`HTTP ${answer.status}${answer.body ? `: ${excerpt(answer.body)}` : ''}`);
+        return answer;
+    }, { attempts: options.attempts ?? 3, delayMs: 500 });
+}
+function postJson(url, payload, options = {}) {
+    return requestJson('POST', url, payload, options.headers, options);
+}
+/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
+function getJson(url, options = {}) {
+    return requestJson('GET', url, undefined, options.headers, options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus-answer.ts
+
+
+/** Parses a Prometheus sample value: numbers, `NaN`, `+Inf`, `-Inf`. */
+function promNumber(text) {
+    if (text === '+Inf')
+        return Infinity;
+    if (text === '-Inf')
+        return -Infinity;
+    return typeof text === 'string' ? Number(text) : Number.NaN;
+}
+/** Reads an `/api/v1/query` answer body into series (pure). Throws with Prometheus's own error message. */
+function parseQueryResponse(status, body) {
+    let parsed;
+    try {
+        parsed = JSON.parse(body);
+    }
+    catch {
+        throw new Error(`HTTP ${status}, not a Prometheus answer: ${excerpt(body)}`);
+    }
+    if (parsed.status !== 'success' || !parsed.data) {
+        throw new Error(`HTTP ${status}: ${excerpt(parsed.errorType ?? 'error', 40)}: ${excerpt(parsed.error ?? body)}`);
+    }
+    const { resultType, result } = parsed.data;
+    if (resultType === 'scalar')
+        return [{ labels: {}, value: promNumber(result[1]) }];
+    if (resultType === 'vector') {
+        return result.map((entry) => ({
+            labels: entry.metric,
+            value: promNumber(entry.value[1]),
+        }));
+    }
+    throw new Error(`expected an instant vector or scalar, got a ${resultType}`);
+}
+/**
+ * Maps Prometheus's cumulative buckets (`le` in seconds) onto LATENCY_BOUNDS_MS (pure). A bound
+ * that is one of Prometheus's buckets is exact. A bound that is not is interpolated linearly
+ * between the buckets around it (from 0 for a bound below the first bucket) — the same assumption
+ * `histogram_quantile` makes: with the usual buckets 1 s and 2.5 s, two thirds of the requests
+ * between 1 s and 2.5 s count as faster than 2 s. Requests above the largest finite bucket go to
+ * the last (overflow) bucket. No buckets give an empty histogram.
+ */
+function histogramFromCumulative(buckets) {
+    const valid = buckets.filter((bucket) => !Number.isNaN(bucket.le) && Number.isFinite(bucket.count));
+    if (valid.length === 0)
+        return [];
+    const sorted = [...valid].sort((a, b) => a.le - b.le);
+    // Counts of separately extrapolated series can dip; a cumulative histogram never does.
+    let running = 0;
+    const cumulative = sorted.map((bucket) => ({ le: bucket.le, count: (running = Math.max(running, bucket.count)) }));
+    const finite = cumulative.filter((bucket) => Number.isFinite(bucket.le));
+    const total = running;
+    const atBound = (seconds) => {
+        let lower = { le: 0, count: 0 };
+        for (const bucket of finite) {
+            if (Math.abs(bucket.le - seconds) <= 1e-9 * seconds)
+                return bucket.count;
+            if (bucket.le > seconds)
+                return lower.count + ((bucket.count - lower.count) * (seconds - lower.le)) / (bucket.le - lower.le);
+            lower = bucket;
+        }
+        return lower.count;
+    };
+    const histogram = [];
+    let previous = 0;
+    for (const bound of LATENCY_BOUNDS_MS) {
+        const count = Math.min(total, Math.max(previous, atBound(bound / 1000)));
+        histogram.push(count - previous);
+        previous = count;
+    }
+    histogram.push(total - previous);
+    return histogram;
+}
+/** A color's sample from its query answers; undefined when no query returned any series (pure). */
+function colorSample(answers) {
+    if (answers.every((answer) => answer.series.length === 0))
+        return undefined;
+    const count = (series) => series.reduce((total, one) => total + (Number.isFinite(one.value) ? Math.max(0, one.value) : 0), 0);
+    const largest = (series) => {
+        const finite = series.map((one) => one.value).filter((value) => Number.isFinite(value));
+        return finite.length === 0 ? undefined : Math.max(...finite);
+    };
+    const sample = { requests: 0, errors: 0, latency: [] };
+    const gauges = {};
+    for (const { query, series } of answers) {
+        if (query.key === 'requests')
+            sample.requests = count(series);
+        else if (query.key === 'errors')
+            sample.errors = count(series);
+        else if (query.key === 'latencyBuckets') {
+            const byLe = new Map();
+            for (const one of series) {
+                const le = one.labels.le === undefined ? Number.NaN : promNumber(one.labels.le);
+                byLe.set(le, (byLe.get(le) ?? 0) + (Number.isFinite(one.value) ? one.value : 0));
+            }
+            sample.latency = histogramFromCumulative([...byLe].map(([le, bucketCount]) => ({ le, count: bucketCount })));
+        }
+        else {
+            const value = largest(series);
+            if (value === undefined)
+                continue;
+            if (query.key === 'memory')
+                sample.memoryRatio = value;
+            else if (query.key === 'drift')
+                sample.driftScore = value;
+            else if (query.key === 'gauge')
+                gauges[query.name] = value;
+        }
+    }
+    if (Object.keys(gauges).length > 0)
+        sample.gauges = gauges;
+    return sample;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus.ts
+
+
+
+
+class PrometheusSource {
+    options;
+    name = 'prometheus';
+    base;
+    colors;
+    queries;
+    constructor(options) {
+        this.options = options;
+        let url;
+        try {
+            url = new URL(options.url);
+        }
+        catch {
+            throw new errors_ConfigurationError(`invalid Prometheus URL ${JSON.stringify(options.url)}; expected e.g. http://prometheus:9090`);
+        }
+        if (url.protocol !== 'http:' && url.protocol !== 'https:')
+            throw new errors_ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
+        this.base = options.url.replace(/\/+$/, '');
+        this.colors = options.colors ?? COLORS;
+        // Checked up front, so a bad value is a configuration error before the analysis starts.
+        renderQuery('{app}', { app: options.app });
+        for (const version of Object.values(options.versions ?? {}))
+            if (version !== undefined)
+                renderQuery('{version}', { version });
+        this.queries = [];
+        for (const key of Object.keys(DEFAULT_PROMETHEUS_QUERIES)) {
+            const template = options.queries?.[key] === undefined ? DEFAULT_PROMETHEUS_QUERIES[key] : options.queries[key];
+            if (template !== null)
+                this.queries.push({ key, template });
+        }
+        for (const [name, template] of Object.entries(options.gauges ?? {})) {
+            if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name))
+                throw new errors_ConfigurationError(`invalid gauge name ${JSON.stringify(name)}`);
+            this.queries.push({ key: 'gauge', name, template });
+        }
+        for (const query of this.queries) {
+            const what = query.key === 'gauge' ? `the gauge ${query.name}` : `the ${query.key} query`;
+            checkQueryTemplate(query.template, what);
+            if (query.template.includes('{version}')) {
+                for (const color of this.colors) {
+                    if (options.versions?.[color] === undefined)
+                        throw new errors_ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
+                }
+            }
+        }
+    }
+    /** True when Prometheus answers `/-/ready`. */
+    async reachable() {
+        try {
+            const response = await getJson(`${this.base}/-/ready`, {
+                headers: this.options.headers,
+                timeoutMs: this.options.timeoutMs ?? 5000,
+                attempts: 1,
+            });
+            return response.status === 200;
+        }
+        catch {
+            return false;
+        }
+    }
+    /** One instant query at `atMs` (ms since the epoch). */
+    async query(expression, atMs) {
+        const url = `${this.base}/api/v1/query?${new URLSearchParams({ query: expression, time: (atMs / 1000).toFixed(3) })}`;
+        let response;
+        try {
+            response = await getJson(url, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 10_000 });
+        }
+        catch (error) {
+            throw new Error(`Prometheus at ${this.base} could not be read: ${error.message}`);
+        }
+        try {
+            return parseQueryResponse(response.status, response.body);
+        }
+        catch (error) {
+            throw new Error(`Prometheus query ${expression} failed: ${error.message}`);
+        }
+    }
+    async sample(window) {
+        const duration = promDuration(window.end - window.start);
+        const colors = {};
+        await Promise.all(this.colors.map(async (color) => {
+            const values = {
+                app: this.options.app,
+                color,
+                window: duration,
+                ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }),
+            };
+            const answers = await Promise.all(this.queries.map(async (query) => ({
+                query,
+                series: await this.query(renderQuery(query.template, values), window.end),
+            })));
+            const sample = colorSample(answers);
+            if (sample)
+                colors[color] = sample;
+        }));
+        return { start: window.start, end: window.end, colors };
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/registry.ts
 
 
@@ -26100,7 +26696,8 @@ class ProbeSource {
 const portsOf = (host) => ({ blue: host.bluePort, green: host.greenPort });
 const metricSources = new Registry('metric source', 'sources', {
     'nginx-log': {
-        check: (options) => errors_requireInput(options.router !== 'haproxy', 'sources', "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead (HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)"),
+        check: (options) => errors_requireInput(options.router !== 'haproxy', 'sources', "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead " +
+            "(HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)"),
         build: ({ app, hosts }) => [
             new NginxLogSource(hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark }))),
         ],
@@ -26108,11 +26705,13 @@ const metricSources = new Registry('metric source', 'sources', {
     },
     'haproxy-log': {
         // The app's requests are told from the others by the backend, which each host names behind router haproxy.
-        check: (options) => errors_requireInput(options.router === undefined || options.router === 'haproxy', 'sources', `lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is ${options.router}: set router: haproxy, or list nginx-log`),
+        check: (options) => errors_requireInput(options.router === undefined || options.router === 'haproxy', 'sources', "lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, " +
+            `but router is ${options.router}: set router: haproxy, or list nginx-log`),
         build: ({ hosts }) => [
             new HaproxyLogSource(hosts.map(({ remote, host, logMark }) => {
                 if (!host.haproxyBackend)
-                    throw new errors_ConfigurationError(`Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: set router: haproxy and each host's haproxy-socket and haproxy-backend`);
+                    throw new errors_ConfigurationError(`Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: ` +
+                        "set router: haproxy and each host's haproxy-socket and haproxy-backend");
                 return { remote, accessLog: host.accessLog, backend: host.haproxyBackend, mark: logMark };
             })),
         ],
@@ -26158,6 +26757,7 @@ function buildMetricSources(names, context) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/monitor-inputs.ts
+
 
 
 
@@ -26308,649 +26908,6 @@ function monitorPolicy(inputs) {
     if (inputs.memory === 'none' && !memoryFromPrometheus)
         return { ...policy, rules: policy.rules.filter((rule) => rule.metric !== 'memory_ratio') };
     return policy;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/procedures/status.ts
-
-
-
-
-const LOCK_READ = `if [ -d "$1" ]; then printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null; else echo free; fi`;
-async function fleetStatus(specs, settings) {
-    const statuses = specs.map((spec) => emptyStatus(spec.target.label));
-    await parallel_settleLimit(specs.map((spec, index) => ({ spec, index })), settings.maxParallel, async ({ spec, index }) => {
-        try {
-            statuses[index] = await hostStatus(spec, settings);
-        }
-        catch (error) {
-            statuses[index] = { ...emptyStatus(spec.target.label), error: errorMessage(error) };
-        }
-    });
-    return statuses;
-}
-function emptyStatus(host) {
-    return {
-        host,
-        error: null,
-        served: null,
-        file: null,
-        active: null,
-        canary: null,
-        colors: { blue: null, green: null },
-        pending: null,
-        releases: [],
-        rollbackPrevious: '',
-        rollbackTo: [],
-        lock: null,
-        hold: null,
-    };
-}
-async function hostStatus(spec, settings) {
-    const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-    try {
-        const paths = state_statePaths(spec.stateDir, settings.app);
-        const router = buildRouter(settings.router ?? DEFAULT_ROUTER, {
-            remote,
-            host: spec,
-            app: settings.app,
-            splitKey: settings.splitKey,
-            now: settings.clock.now,
-        });
-        const [view, state, lock, hold] = await Promise.all([
-            router.inspect(),
-            state_readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),
-            remote.run(shell_script('al-lock-read', LOCK_READ, [paths.lock])),
-            remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [paths.hold])),
-        ]);
-        const served = view.live?.weights ?? null;
-        return {
-            ...describeState(spec.target.label, state, served),
-            served,
-            file: view.file?.weights ?? null,
-            lock: parseLockRead(lock.stdout),
-            hold: parseHold(hold.stdout),
-        };
-    }
-    finally {
-        remote.close();
-    }
-}
-/** The plan the rollback itself would make, said in words: the same function decides both. */
-function previousPlan(host, state, served) {
-    try {
-        const plan = planRollback(state, served, { kind: 'previous' }, host);
-        if (plan.noop)
-            return `nothing to do: ${plan.version} already serves${plan.why ? ` (${plan.why})` : ''}`;
-        return `${plan.version} on ${plan.target}${plan.start ? ' (started again first)' : ' (running)'}${plan.rejected ? `, taking ${plan.rejected.version} out` : ''}`;
-    }
-    catch (error) {
-        return `not possible: ${errorMessage(error).replace(`${host}: `, '')}`;
-    }
-}
-function describeState(host, state, served) {
-    const color = (name) => {
-        const recorded = state.colors[name];
-        return recorded
-            ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port }
-            : null;
-    };
-    return {
-        ...emptyStatus(host),
-        active: state.active,
-        canary: state.canary
-            ? {
-                color: state.canary.color,
-                version: state.canary.version,
-                percent: state.canary.percent,
-                since: state.canary.since,
-            }
-            : null,
-        colors: { blue: color('blue'), green: color('green') },
-        pending: state.pending ? { runId: state.pending.runId, phase: state.pending.phase, at: state.pending.at } : null,
-        releases: [...state.releases]
-            .reverse()
-            .slice(0, 10)
-            .map((release) => ({
-            version: release.version,
-            status: release.status,
-            color: release.color,
-            deployedAt: release.deployedAt,
-            note: release.note,
-        })),
-        rollbackPrevious: previousPlan(host, state, served),
-        rollbackTo: rollbackCandidates(state).map((release) => release.version),
-    };
-}
-function parseLockRead(output) {
-    const [header = '', ...rest] = output.split('\n');
-    if (!header.startsWith('held '))
-        return null;
-    const [, seen = '0', now = '0'] = header.split(' ');
-    const owner = state_parseLockOwner(rest.join('\n')) ?? {};
-    return {
-        runId: owner.runId ?? '?',
-        actor: owner.actor ?? '?',
-        phase: owner.phase ?? '?',
-        version: owner.version ?? '?',
-        since: owner.time ?? '?',
-        aliveSecondsAgo: Math.max(0, Number(now) - Number(seen)),
-    };
-}
-/** The hold request file (host text: each field shown through printable, an unreadable one said to be). */
-function parseHold(output) {
-    if (!output.startsWith('hold '))
-        return null;
-    try {
-        const parsed = JSON.parse(output.slice(5));
-        return {
-            actor: show_printable(String(parsed.actor ?? '?'), 100),
-            reason: show_printable(String(parsed.reason ?? ''), 200),
-            since: show_printable(String(parsed.time ?? '?'), 40),
-        };
-    }
-    catch {
-        return { actor: '?', reason: 'an unreadable hold request', since: '?' };
-    }
-}
-const holdText = (hold) => `held by ${hold.actor} since ${hold.since}${hold.reason ? ` (${hold.reason})` : ''}`;
-/** One line per host, for a terminal or a log: what it serves, its colors, its lock, a hold. */
-function statusLines(app, statuses) {
-    const lines = [`${app} on ${statuses.length} host(s)`];
-    for (const status of statuses) {
-        if (status.error) {
-            lines.push(`${status.host}: cannot be read: ${show_printable(status.error, 300)}`);
-            continue;
-        }
-        const serves = status.served
-            ? router_formatWeights(status.served)
-            : "nothing (the router gives no weights: nginx's status server or HAProxy's admin socket does not answer, or nothing is deployed)";
-        const drift = status.served && status.file && router_formatWeights(status.served) !== router_formatWeights(status.file)
-            ? ` (the router's file says ${router_formatWeights(status.file)})`
-            : '';
-        const colors = ['blue', 'green'].map((name) => {
-            const color = status.colors[name];
-            return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
-        });
-        lines.push(`${status.host}: serves ${serves}${drift}; ${colors.join(', ')}${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`);
-        lines.push(`  lock: ${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} (the next run settles it)` : ''}`);
-        if (status.hold)
-            lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
-        lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
-        if (status.releases.length > 0)
-            lines.push(`  releases: ${status.releases
-                .slice(0, 5)
-                .map((release) => `${release.version} ${release.status}`)
-                .join(', ')}`);
-    }
-    return lines;
-}
-/** The step summary of a status: one row a host, what it serves first. */
-function statusSummary(app, statuses) {
-    const failed = statuses.filter((status) => status.error);
-    const title = `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
-    const color = (status, name) => {
-        const recorded = status.colors[name];
-        return recorded ? `${recorded.version} (${recorded.status})` : '—';
-    };
-    const rows = statuses.map((status) => status.error
-        ? [hostCell(status.host), `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
-        : [
-            hostCell(status.host),
-            `${status.served ? formatWeights(status.served) : 'nothing'}${status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (file: ${formatWeights(status.file)})` : ''}`,
-            color(status, 'blue'),
-            color(status, 'green'),
-            status.canary ? `${status.canary.version} at ${status.canary.percent}%` : '—',
-            `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}${status.hold ? `; ramp ${holdText(status.hold)}` : ''}`,
-            `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
-        ]);
-    return [
-        title,
-        '',
-        table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows),
-        '',
-        'Read without taking the lock; nothing was changed.',
-        '',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
-
-
-/** Prints `<inode> <size>` of the file, or `missing`. */
-const MARK_SCRIPT = `set -u
-[ -e "$1" ] || { echo missing; exit 0; }
-stat -L -c '%i %s' -- "$1"`;
-/** The command that reads a log's mark (pure). */
-function markCommand(path) {
-    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
-}
-/** Parses what `markCommand` printed (pure): null when the log does not exist. */
-function parseMark(path, stdout) {
-    const text = stdout.trim();
-    if (text === 'missing')
-        return null;
-    const match = /^(\d+) (\d+)$/.exec(text);
-    if (!match)
-        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
-    return { path, inode: match[1], offset: Number(match[2]) };
-}
-/**
- * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
- * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
- */
-async function readLogMarks(targets, maxParallel, warn) {
-    const marks = targets.map(() => null);
-    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
-        try {
-            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
-            if (result.code !== 0)
-                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-            marks[index] = parseMark(target.path, result.stdout);
-        }
-        catch (error) {
-            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errorMessage(error)}); the canary monitor will read it from its first sample`);
-        }
-    });
-    return marks;
-}
-/**
- * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
- * recorded) when every host has a mark on the log it reads, so the first sample holds every
- * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
- * duration is not trusted: now.
- */
-function analysisStart(canaries, now, durationSeconds) {
-    if (canaries.length === 0)
-        return now;
-    const starts = canaries.map((canary) => canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN);
-    if (starts.some((start) => !Number.isFinite(start)))
-        return now;
-    const start = Math.min(...starts);
-    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/procedures/bluegreen.ts
-
-
-
-
-
-
-
-const iso = (settings) => new Date(settings.clock.now()).toISOString();
-// ------------------------------------------------------------------------------------------------
-async function deploy(hosts, settings) {
-    const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, {
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        version: settings.version,
-        phase: 'deploy',
-        time: new Date(started).toISOString(),
-    });
-    const works = sessions.map((session) => ({
-        session,
-        report: newReport(session, 'deploy'),
-        target: 'blue',
-        stable: null,
-        before: null,
-        moved: false,
-        failed: false,
-    }));
-    try {
-        // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
-        if (!(await onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
-            const outcome = isCancelled(settings) ? 'cancelled' : 'failed';
-            const recorded = await recordEnd(works, settings, outcome, `traffic unchanged: ${failedHosts(works)}`);
-            return summarize('deploy', works, false, started, settings, 0, `${outcome === 'cancelled' ? 'the run was cancelled; ' : ''}no traffic was moved, because:\n${failedHosts(works)}${recorded}`);
-        }
-        if (isCancelled(settings)) {
-            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled before the switch');
-            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
-        }
-        // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
-        // Where each access log stands now: the monitor reads the canary's requests from here.
-        const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
-        const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings, logMarks[works.indexOf(work)] ?? null));
-        if (!moved) {
-            const recorded = await recordEnd(works, settings, 'reverted', failedHosts(works));
-            return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}${recorded}`);
-        }
-        if (isCancelled(settings)) {
-            // Cancelled during the switch: nothing will watch this canary, so it does not stay.
-            await moveBack(works, settings);
-            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled during the switch; traffic put back');
-            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled during the switch; every host is back on its previous weights${recorded}`);
-        }
-        for (const work of works)
-            work.report.outcome = 'success';
-        const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
-        return summarize('deploy', works, true, started, settings, percent);
-    }
-    finally {
-        await closeSessions(sessions);
-    }
-}
-async function prepareHost(work, settings) {
-    const { session } = work;
-    const server = { app: settings.app, accessLog: session.spec.accessLog };
-    const router = { name: settings.router ?? DEFAULT_ROUTER, host: session.spec, app: settings.app };
-    const facts = await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server, router), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, ${found.nginxSkipped ? `${router.name} ready` : 'nginx -t ok'}`);
-    // A server block that does not proxy to the split variable sends the new color nothing: said, not
-    // refused. Before an app's first deploy the variable does not exist, so the line cannot be there
-    // yet: then it is what to do next, not a warning.
-    for (const warning of serverBlockWarnings(facts.server, server)) {
-        if (session.state.active)
-            settings.log.warn(`${session.label}: ${warning}`);
-        else
-            settings.log.info(`${session.label}: once this first deploy is done: ${warning}`);
-    }
-    await readLive(work, settings);
-    work.stable = stableColor(session.state, work.before);
-    work.target = work.stable ? otherColor(work.stable) : 'blue';
-    work.report.fromColor = work.stable;
-    work.report.toColor = work.target;
-    work.report.version = settings.version;
-    work.report.previousVersion = work.stable ? (session.state.colors[work.stable]?.version ?? null) : null;
-    const target = work.target;
-    // A re-run after a failed or replaced canary: take the idle color out of traffic before restarting it.
-    if (work.stable && work.before && work.before[target] > 0) {
-        const stable = work.stable;
-        await switchOne(work, settings, 'take the idle color out of traffic', {
-            weights: weightsFor(stable, 100),
-            phase: 'take-out',
-            recover: 'to',
-            commit: (state) => {
-                const replaced = state.canary?.release;
-                const next = { ...state, active: stable, canary: null };
-                return replaced
-                    ? updateRelease(next, replaced, {
-                        status: 'cancelled',
-                        endedAt: iso(settings),
-                        note: `replaced by ${settings.version} before it was promoted`,
-                    })
-                    : next;
-            },
-        });
-        work.before = weightsFor(stable, 100);
-        work.moved = false;
-        work.stateBefore = undefined;
-    }
-    // The release is on record before anything is touched: whatever happens next, it is known.
-    const releaseId = newReleaseId();
-    work.releaseId = releaseId;
-    await session.saveState(addRelease(session.state, {
-        id: releaseId,
-        version: settings.version,
-        image: settings.image,
-        color: target,
-        runId: settings.run.runId,
-        deployedAt: iso(settings),
-        status: 'deploying',
-        servedAt: null,
-        restoredAt: null,
-        endedAt: null,
-        note: '',
-        ...(settings.runtimeRecord ? { runtime: settings.runtimeRecord } : {}),
-    }));
-    const release = {
-        app: settings.app,
-        color: target,
-        port: session.port(target),
-        image: settings.image,
-        version: settings.version,
-    };
-    const timeoutMs = settings.commandTimeoutSeconds * 1000;
-    // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
-    // standby kept for an instant rollback) is touched.
-    const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
-    const previous = session.state.colors[target];
-    await step(work, settings, `stop whatever runs as ${target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
-    if (previous)
-        await session.saveState({
-            ...session.state,
-            colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } },
-        });
-    await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
-    // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
-    await session.saveState(updateRelease({
-        ...session.state,
-        colors: {
-            ...session.state.colors,
-            [target]: {
-                image: prepared.image,
-                version: settings.version,
-                port: release.port,
-                status: 'running',
-                since: iso(settings),
-            },
-        },
-    }, releaseId, { image: prepared.image }));
-    await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
-    for (const check of settings.smokeRequests) {
-        await step(work, settings, `smoke ${checkName(check)}`, async () => {
-            const outcome = await smoke(session.remote, release.port, check, settings.smokeDefaults);
-            work.report.smoke.push(outcome);
-            if (!outcome.ok)
-                throw new Error(`smoke ${checkName(check)} on ${target}: ${outcome.problem}`);
-            return outcome;
-        }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
-    }
-}
-function deploySwitch(work, settings, logMark) {
-    const target = work.target;
-    const stable = work.stable;
-    const releaseId = work.releaseId;
-    return {
-        weights: weightsFor(target, stable ? settings.canaryPercent : 100),
-        phase: 'deploy',
-        recover: 'from',
-        ...(releaseId ? { release: releaseId } : {}),
-        commit: (state) => {
-            const now = iso(settings);
-            let next = stable
-                ? {
-                    ...state,
-                    active: stable,
-                    canary: {
-                        color: target,
-                        version: settings.version,
-                        image: settings.image,
-                        percent: settings.canaryPercent,
-                        since: now,
-                        runId: settings.run.runId,
-                        ...(releaseId ? { release: releaseId } : {}),
-                        ...(logMark ? { logMark } : {}),
-                    },
-                }
-                : { ...state, active: target, canary: null };
-            next = updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
-            return withHistory(next, procedure_history(settings, {
-                action: 'deploy',
-                color: target,
-                version: settings.version,
-                image: settings.image,
-                outcome: 'success',
-            }));
-        },
-    };
-}
-/** Records on every host how the deploy ended when it did not succeed; a failed write is reported, never swallowed. */
-async function recordEnd(works, settings, outcome, detail) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
-        const { session } = work;
-        let state = session.state;
-        if (state.canary?.color === work.target &&
-            state.canary.release !== undefined &&
-            state.canary.release !== work.releaseId) {
-            // The idle color no longer runs what the canary record says.
-            state = { ...state, canary: null };
-        }
-        const status = outcome === 'cancelled' ? 'cancelled' : 'failed';
-        state = updateRelease(state, work.releaseId, {
-            status,
-            endedAt: iso(settings),
-            note: oneLine(work.report.error ?? detail).slice(0, 300),
-        });
-        state = withHistory(state, procedure_history(settings, {
-            action: 'deploy',
-            color: work.target,
-            version: settings.version,
-            image: settings.image,
-            outcome,
-            detail: detail.slice(0, 500),
-        }));
-        await session.saveState(state);
-    });
-    const failures = results.flatMap((result, index) => result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errorMessage(result.error)}`]);
-    return failures.length > 0 ? `\n${failures.join('\n')}` : '';
-}
-// ------------------------------------------------------------------------------------------------
-async function promote(hosts, settings) {
-    const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, {
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        version: settings.version || '(canary)',
-        phase: 'promote',
-        time: new Date(started).toISOString(),
-    }, { versionFromState: (state) => state.canary?.version });
-    const works = sessions.map((session) => ({
-        session,
-        report: newReport(session, 'promote'),
-        target: 'blue',
-        stable: null,
-        before: null,
-        moved: false,
-        failed: false,
-    }));
-    try {
-        // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
-        if (!(await onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
-            return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
-        }
-        if (isCancelled(settings))
-            return summarize('promote', works, false, started, settings, 0, 'the run was cancelled before the switch; nothing was promoted');
-        const pending = works.filter((work) => work.report.outcome !== 'noop');
-        // 2. All traffic to the new color on every host, or back where it was.
-        const moved = await switchAll(pending, settings, 'switch all traffic', (work) => promoteSwitch(work, settings));
-        if (!moved) {
-            return summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${failedHosts(pending)}`);
-        }
-        for (const work of pending)
-            work.report.outcome = 'success';
-        // 3. Let in-flight requests on the old color finish, then stop it (unless kept for instant rollback).
-        // A cancel here leaves the promotion done and the old color running, which the state says.
-        if (pending.length > 0 && settings.drainSeconds > 0 && !isCancelled(settings)) {
-            settings.log.info(`draining the previous color for ${settings.drainSeconds} s`);
-            await cancellableSleep(settings, settings.drainSeconds * 1000);
-        }
-        if (!isCancelled(settings))
-            await parallel_settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
-        return summarize('promote', works, true, started, settings, 100);
-    }
-    finally {
-        await closeSessions(sessions);
-    }
-}
-/** Sleeps, or returns early when the run is cancelled. */
-async function cancellableSleep(settings, ms) {
-    const signal = settings.signal;
-    if (!signal)
-        return settings.clock.sleep(ms);
-    if (signal.aborted)
-        return;
-    await new Promise((resolve) => {
-        const done = () => {
-            signal.removeEventListener('abort', done);
-            resolve();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        void settings.clock.sleep(ms).then(done);
-    });
-}
-async function checkPromotable(work, settings) {
-    const { session } = work;
-    const { state } = session;
-    await readLive(work, settings);
-    const canary = state.canary;
-    if (!canary) {
-        const active = state.active ? state.colors[state.active] : undefined;
-        if (state.active &&
-            active &&
-            (settings.version === '' || active.version === settings.version) &&
-            work.before?.[state.active] === 100) {
-            work.report.outcome = 'noop';
-            work.report.toColor = state.active;
-            work.report.version = active.version;
-            const previous = state.colors[otherColor(state.active)];
-            work.report.fromColor = previous ? otherColor(state.active) : null;
-            work.report.previousVersion = previous?.version ?? null;
-            work.report.weightsAfter = work.before;
-            settings.log.info(`${session.label}: ${active.version} already serves all traffic on ${state.active}; nothing to promote`);
-            return;
-        }
-        throw new errors_ConfigurationError(`${session.label}: there is no canary to promote${settings.version ? ` for version ${settings.version}` : ''} (run the deploy phase first)`);
-    }
-    if (settings.version !== '' && canary.version !== settings.version) {
-        throw new errors_ConfigurationError(`${session.label}: the canary runs ${canary.version}, not ${settings.version}`);
-    }
-    work.target = canary.color;
-    work.stable = otherColor(canary.color);
-    work.report.toColor = canary.color;
-    work.report.fromColor = work.stable;
-    work.report.version = canary.version;
-    work.report.previousVersion = state.colors[work.stable]?.version ?? null;
-    await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30), settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
-}
-function promoteSwitch(work, settings) {
-    const target = work.target;
-    const canary = work.session.state.canary;
-    return {
-        weights: weightsFor(target, 100),
-        phase: 'promote',
-        recover: 'from',
-        ...(canary?.release ? { release: canary.release } : {}),
-        commit: (state) => {
-            const now = iso(settings);
-            const previousLive = liveRelease(state);
-            let next = { ...state, active: target, canary: null };
-            if (previousLive && previousLive.id !== canary?.release)
-                next = updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
-            next = updateRelease(next, canary?.release, { status: 'live', servedAt: now });
-            return withHistory(next, procedure_history(settings, {
-                action: 'promote',
-                color: target,
-                version: canary?.version ?? work.report.version ?? '',
-                image: canary?.image ?? '',
-                outcome: 'success',
-            }));
-        },
-    };
-}
-async function finishPromotion(work, settings) {
-    const { session } = work;
-    const old = work.stable;
-    const oldRelease = session.state.colors[old];
-    if (!oldRelease || settings.keepPrevious || oldRelease.status === 'stopped')
-        return;
-    try {
-        await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, {
-            app: settings.app,
-            color: old,
-            port: session.port(old),
-            image: oldRelease.image,
-            version: oldRelease.version,
-        }, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({
-            ...session.state,
-            colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } },
-        });
-    }
-    catch (error) {
-        // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
-        work.report.error = `the previous color could not be stopped: ${errorMessage(error)}`;
-    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/histogram.ts
@@ -27318,7 +27275,9 @@ function boundText(evaluation) {
 /** "canary 21.3% errors over 46 requests > 1% (sequential test, 14 s)", "canary memory 97% > 95% for 60 s". */
 function sentence(evaluation, subject, extra = {}) {
     const notes = [...slowNote(evaluation), ...(extra.notes ?? [])];
-    return `${observedText(evaluation, subject)} ${evaluation.rule.limit === 'max' ? '>' : '<'} ${boundText(evaluation)}${extra.after ?? ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
+    const comparison = evaluation.rule.limit === 'max' ? '>' : '<';
+    const noted = notes.length > 0 ? ` (${notes.join('; ')})` : '';
+    return `${observedText(evaluation, subject)} ${comparison} ${boundText(evaluation)}${extra.after ?? ''}${noted}`;
 }
 /** For a percentile limit: the share of requests slower than it, which is what the tests count. */
 function slowNote(evaluation) {
@@ -27347,6 +27306,125 @@ function observedText(evaluation, subject) {
     if (rule.metric in PERCENTILE_METRICS)
         return `${subject} ${rule.metric.slice(0, -'_ms'.length).toUpperCase()} ${value} over ${recent}`;
     return `${subject} ${rule.metric.slice('gauge:'.length)} ${value}`;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/end-of-window.ts
+
+
+
+/** What the end of the window decides; the warnings it has are added to `warnings`, the analysis' own. */
+function judgeEnd(state, warnings) {
+    const { policy, elapsed, canaryRequests } = state;
+    if (state.mode === 'post-promotion') {
+        if (canaryRequests < policy.minRequests)
+            warnings.push(`only ${canaryRequests} requests reached ${state.canary} while watching (${policy.minRequests} expected): ` +
+                'the triggers saw little traffic');
+        const reason = `no trigger fired while watching ${state.canary} for ${elapsed} s (${canaryRequests} requests)`;
+        return { judged: [], decision: { verdict: 'success', reason } };
+    }
+    const judged = [];
+    let doubt = null;
+    // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
+    let undecidedOnly = true;
+    if (canaryRequests < policy.minRequests) {
+        doubt = `too little traffic: ${canaryRequests} canary requests in ${elapsed} s, ${policy.minRequests} needed`;
+        undecidedOnly = false;
+    }
+    else {
+        const passed = [];
+        const level = endLevel(policy, state.extensions);
+        for (const rule of state.rules) {
+            if (rule.kind !== 'gate')
+                continue;
+            const outcome = judgeGate(state.evaluate(rule), elapsed, state.subject, level);
+            judged.push({ name: rule.name, judgement: { status: outcome.status, detail: outcome.detail } });
+            if (outcome.status === 'fail')
+                return { judged, decision: { verdict: 'failure', reason: `${rule.name}: ${outcome.sentence}` } };
+            if (outcome.status === 'pass')
+                passed.push(`${rule.name} ${outcome.sentence}`);
+            else {
+                doubt ??= `${rule.name}: ${outcome.sentence}`;
+                if (outcome.status !== 'inconclusive')
+                    undecidedOnly = false;
+            }
+        }
+        if (doubt === null) {
+            const gates = passed.length === 0
+                ? 'no gates to judge'
+                : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
+            const reason = `${gates} over ${elapsed} s with ${canaryRequests} canary requests`;
+            return { judged, decision: { verdict: 'success', reason } };
+        }
+    }
+    return { judged, decision: afterDoubt(policy, state.extensions, doubt, undecidedOnly, warnings) };
+}
+/** An end that cannot tell (`doubt`), as on-inconclusive and on-undecided say. */
+function afterDoubt(policy, extensions, doubt, undecidedOnly, warnings) {
+    if (policy.onInconclusive === 'extend' && extensions < policy.maxExtensions) {
+        warnings.push(`extended by ${policy.durationSeconds} s (extension ${extensions + 1} of ${policy.maxExtensions}) because ${doubt}`);
+        return null;
+    }
+    if (policy.onInconclusive === 'pass') {
+        warnings.push(`passed although inconclusive (on-inconclusive: pass): ${doubt}`);
+        return { verdict: 'success', reason: `inconclusive, passed by policy: ${doubt}` };
+    }
+    if (policy.onInconclusive === 'fail')
+        return { verdict: 'failure', reason: doubt };
+    const after = extensions > 0 ? `after ${extensions} extension${extensions === 1 ? '' : 's'}` : 'at the end';
+    if (undecidedOnly && policy.onUndecided !== 'inconclusive') {
+        // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
+        // fired: the data cannot tell it from a canary at the limit (see the README).
+        if (policy.onUndecided === 'fail')
+            return { verdict: 'failure', reason: `${doubt}, ${after} (on-undecided: fail)` };
+        warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
+        return { verdict: 'success', reason: `undecided, passed: ${doubt}, ${after}` };
+    }
+    return { verdict: 'inconclusive', reason: `${doubt}${extensions > 0 ? `, ${after}` : ''}` };
+}
+/** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
+function endLevel(policy, extensions) {
+    return extensions === 0 ? policy.sprt.endAlpha : policy.sprt.extensionAlpha;
+}
+/** One gate over its window at the end: within its limit, above it significantly, or above it without significance. */
+function judgeGate(evaluation, elapsed, subject, level) {
+    const { rule, violated, test } = evaluation;
+    if (violated === null) {
+        const what = evaluation.canary.value === null
+            ? `no ${metricNoun(rule.metric)} data from the ${subject}`
+            : 'no stable data to compare with';
+        return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
+    }
+    if (!violated) {
+        const value = wording_formatValue(rule.metric, evaluation.canary.value);
+        return {
+            status: 'pass',
+            sentence: `${value} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`,
+            detail: 'within the limit',
+        };
+    }
+    if (!test)
+        return {
+            status: 'fail',
+            sentence: sentence(evaluation, subject, { after: ` at the end of ${elapsed} s` }),
+            detail: 'outside the limit at the end',
+        };
+    const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
+    const counts = `${countText(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} ` +
+        `where ${countText(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
+    if (pValue <= level)
+        return {
+            status: 'fail',
+            sentence: sentence(evaluation, subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }),
+            detail: `binomial test: ${counts}`,
+        };
+    return {
+        status: 'inconclusive',
+        sentence: sentence(evaluation, subject, {
+            after: ' but not significantly',
+            notes: [`${counts} > α ${level}`],
+        }),
+        detail: `above the limit without significance: ${counts}`,
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/figures.ts
@@ -27459,7 +27537,64 @@ function deferFigures(result, state) {
     Object.defineProperties(result, DEFERRED_PROPERTIES);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sample-checks.ts
+
+
+/** The triggers at the end of `sample`: the first one violated for its `for` seconds fails. Updates each trigger's state. */
+function triggerFailure(check, triggers, sample) {
+    const at = sample.end;
+    for (const rule of check.rules) {
+        if (rule.kind !== 'trigger')
+            continue;
+        const evaluation = check.evaluate(rule);
+        const state = triggers.get(rule.name);
+        if (evaluation.violated !== true) {
+            state.violatedSince = null;
+            state.firstBadStart = null;
+            continue;
+        }
+        if (state.violatedSince === null) {
+            state.violatedSince = at;
+            state.firstBadStart = sample.start;
+        }
+        const violatedFor = (at - state.violatedSince) / 1000;
+        if (violatedFor >= rule.forSeconds) {
+            const lasting = rule.forSeconds > 0 ? ` for ${secondsText(violatedFor)} s` : '';
+            return {
+                rule: rule.name,
+                judgement: { status: 'fail', detail: `violated${lasting}` },
+                reason: `${rule.name}: ${sentence(evaluation, check.subject, { after: lasting })}`,
+                detectFrom: state.firstBadStart ?? check.start,
+                early: false,
+            };
+        }
+    }
+    return null;
+}
+/** The sequential test on each gate at `at`: the first gate it fails fails the analysis early. */
+function sequentialFailure(check, sprt, at) {
+    for (const rule of check.rules) {
+        if (rule.kind !== 'gate')
+            continue;
+        const evaluation = check.evaluate(rule);
+        const sequential = sequentialTest(evaluation, sprt);
+        if (sequential?.decision === 'fail') {
+            const elapsed = secondsText((at - check.start) / 1000);
+            const ratio = `log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}`;
+            return {
+                rule: rule.name,
+                judgement: { status: 'fail', detail: `sequential test: ${ratio}` },
+                reason: `${rule.name}: ${sentence(evaluation, check.subject, { notes: [`sequential test, ${elapsed} s`] })}`,
+                detectFrom: check.start,
+                early: true,
+            };
+        }
+    }
+    return null;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/engine.ts
+
 
 
 
@@ -27510,44 +27645,19 @@ class CanaryAnalysis {
         this.sourceErrorsInRow = 0;
         this.record(sample);
         const at = sample.end;
-        for (const rule of this.rules) {
-            if (rule.kind !== 'trigger')
-                continue;
-            const evaluation = this.evaluate(rule, at);
-            const state = this.triggers.get(rule.name);
-            if (evaluation.violated !== true) {
-                state.violatedSince = null;
-                state.firstBadStart = null;
-                continue;
-            }
-            if (state.violatedSince === null) {
-                state.violatedSince = at;
-                state.firstBadStart = sample.start;
-            }
-            const violatedFor = (at - state.violatedSince) / 1000;
-            if (violatedFor >= rule.forSeconds) {
-                const lasting = rule.forSeconds > 0 ? ` for ${secondsText(violatedFor)} s` : '';
-                this.judged.set(rule.name, { status: 'fail', detail: `violated${lasting}` });
-                return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { after: lasting })}`, at, {
-                    detectFrom: state.firstBadStart ?? this.start,
-                });
-            }
-        }
-        if (this.options.mode === 'canary' && this.policy.earlyDecision) {
-            for (const rule of this.rules) {
-                if (rule.kind !== 'gate')
-                    continue;
-                const evaluation = this.evaluate(rule, at);
-                const sequential = sequentialTest(evaluation, this.policy.sprt);
-                if (sequential?.decision === 'fail') {
-                    const elapsed = secondsText((at - this.start) / 1000);
-                    this.judged.set(rule.name, {
-                        status: 'fail',
-                        detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}`,
-                    });
-                    return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { notes: [`sequential test, ${elapsed} s`] })}`, at, { detectFrom: this.start, early: true });
-                }
-            }
+        const check = {
+            rules: this.rules,
+            subject: this.subject,
+            start: this.start,
+            evaluate: (rule) => this.evaluate(rule, at),
+        };
+        const failure = triggerFailure(check, this.triggers, sample) ??
+            (this.options.mode === 'canary' && this.policy.earlyDecision
+                ? sequentialFailure(check, this.policy.sprt, at)
+                : null);
+        if (failure) {
+            this.judged.set(failure.rule, failure.judgement);
+            return this.decide('failure', failure.reason, at, { detectFrom: failure.detectFrom, early: failure.early });
         }
         if (at >= this.deadline - (this.policy.intervalSeconds * 1000) / 2)
             return this.judge(at);
@@ -27578,119 +27688,41 @@ class CanaryAnalysis {
         return this.result('inconclusive', `analysing: ${elapsed} s of ${total} s, ${this.canaryRequests} ${this.subject} requests so far`, at, {}, 'on-read');
     }
     // ---------------------------------------------------------------------------------- decisions
+    /** The end of the window (end-of-window.ts), applied: the gates' judgements, then an extension or the decision. */
     judge(at) {
-        const elapsed = secondsText((at - this.start) / 1000);
-        if (this.options.mode === 'post-promotion') {
-            if (this.canaryRequests < this.policy.minRequests)
-                this.warnings.push(`only ${this.canaryRequests} requests reached ${this.options.canary} while watching (${this.policy.minRequests} expected): the triggers saw little traffic`);
-            return this.decide('success', `no trigger fired while watching ${this.options.canary} for ${elapsed} s (${this.canaryRequests} requests)`, at, {});
-        }
-        let doubt = null;
-        // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
-        let undecidedOnly = true;
-        if (this.canaryRequests < this.policy.minRequests) {
-            doubt = `too little traffic: ${this.canaryRequests} canary requests in ${elapsed} s, ${this.policy.minRequests} needed`;
-            undecidedOnly = false;
-        }
-        else {
-            const passed = [];
-            for (const rule of this.rules) {
-                if (rule.kind !== 'gate')
-                    continue;
-                const evaluation = this.evaluate(rule, at);
-                const outcome = this.judgeGate(evaluation, elapsed);
-                this.judged.set(rule.name, { status: outcome.status, detail: outcome.detail });
-                if (outcome.status === 'fail')
-                    return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
-                if (outcome.status === 'pass')
-                    passed.push(`${rule.name} ${outcome.sentence}`);
-                else {
-                    doubt ??= `${rule.name}: ${outcome.sentence}`;
-                    if (outcome.status !== 'inconclusive')
-                        undecidedOnly = false;
-                }
-            }
-            if (doubt === null) {
-                const gates = passed.length === 0
-                    ? 'no gates to judge'
-                    : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
-                return this.decide('success', `${gates} over ${elapsed} s with ${this.canaryRequests} canary requests`, at, {});
-            }
-        }
-        if (this.policy.onInconclusive === 'extend' && this.extensions < this.policy.maxExtensions) {
+        const outcome = judgeEnd({
+            policy: this.policy,
+            mode: this.options.mode,
+            canary: this.options.canary,
+            subject: this.subject,
+            rules: this.rules,
+            canaryRequests: this.canaryRequests,
+            extensions: this.extensions,
+            elapsed: secondsText((at - this.start) / 1000),
+            evaluate: (rule) => this.evaluate(rule, at),
+        }, this.warnings);
+        for (const { name, judgement } of outcome.judged)
+            this.judged.set(name, judgement);
+        if (outcome.decision === null) {
             this.extensions++;
             this.deadline += this.policy.durationSeconds * 1000;
             this.judged.clear();
-            this.warnings.push(`extended by ${this.policy.durationSeconds} s (extension ${this.extensions} of ${this.policy.maxExtensions}) because ${doubt}`);
             return null;
         }
-        if (this.policy.onInconclusive === 'pass') {
-            this.warnings.push(`passed although inconclusive (on-inconclusive: pass): ${doubt}`);
-            return this.decide('success', `inconclusive, passed by policy: ${doubt}`, at, {});
-        }
-        if (this.policy.onInconclusive === 'fail')
-            return this.decide('failure', doubt, at, { detectFrom: this.start });
-        if (undecidedOnly && this.policy.onUndecided !== 'inconclusive') {
-            // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
-            // fired: the data cannot tell it from a canary at the limit (see the README).
-            const after = this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
-            if (this.policy.onUndecided === 'fail')
-                return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
-            this.warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
-            return this.decide('success', `undecided, passed: ${doubt}, ${after}`, at, {});
-        }
-        return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`, at, {});
-    }
-    judgeGate(evaluation, elapsed) {
-        const { rule, violated, test } = evaluation;
-        if (violated === null) {
-            const what = evaluation.canary.value === null
-                ? `no ${metricNoun(rule.metric)} data from the ${this.subject}`
-                : 'no stable data to compare with';
-            return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
-        }
-        if (!violated)
-            return {
-                status: 'pass',
-                sentence: `${wording_formatValue(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`,
-                detail: 'within the limit',
-            };
-        if (!test)
-            return {
-                status: 'fail',
-                sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s` }),
-                detail: 'outside the limit at the end',
-            };
-        const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
-        const counts = `${countText(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${countText(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
-        const level = this.endLevel();
-        if (pValue <= level)
-            return {
-                status: 'fail',
-                sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }),
-                detail: `binomial test: ${counts}`,
-            };
-        return {
-            status: 'inconclusive',
-            sentence: sentence(evaluation, this.subject, {
-                after: ' but not significantly',
-                notes: [`${counts} > α ${level}`],
-            }),
-            detail: `above the limit without significance: ${counts}`,
-        };
-    }
-    /** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
-    endLevel() {
-        return this.extensions === 0 ? this.policy.sprt.endAlpha : this.policy.sprt.extensionAlpha;
+        const { verdict, reason } = outcome.decision;
+        return this.decide(verdict, reason, at, verdict === 'failure' ? { detectFrom: this.start } : {});
     }
     decide(verdict, reason, at, extra) {
         if (this.sourceErrors > 0 && verdict !== 'error')
-            this.warnings.push(`the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} (last: ${this.lastSourceError})`);
+            this.warnings.push(`the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} ` +
+                `(last: ${this.lastSourceError})`);
         const blind = this.rules.filter((rule) => rule.kind === 'trigger' &&
             this.intervals.length > 0 &&
             this.intervals.every((_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null));
-        if (blind.length > 0)
-            this.warnings.push(`no data for ${blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ')}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`);
+        if (blind.length > 0) {
+            const names = blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ');
+            this.warnings.push(`no data for ${names}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`);
+        }
         const result = this.result(verdict, reason, at, extra, 'now');
         this.decided = result;
         return result;
@@ -27833,6 +27865,260 @@ async function runAnalysis(source, analysis, options) {
         windowStart = sample.end;
         // A source slower than the interval: the next window reaches up to now, so decisions do not lag.
         windowEnd = windowStart + Math.max(1, Math.floor((clock.now() - windowStart) / intervalMs)) * intervalMs;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/combined.ts
+
+/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
+class CombinedSource {
+    sources;
+    name;
+    constructor(sources) {
+        this.sources = sources;
+        this.name = sources.map((source) => source.name).join('+');
+    }
+    async sample(window) {
+        const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
+        return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
+    }
+    async close() {
+        await Promise.all(this.sources.map((source) => source.close?.()));
+    }
+}
+/**
+ * Several sources, combined; a single one as it is, since combining it alone would only copy its
+ * samples (the nginx-log source already adds up its hosts).
+ */
+function combineSources(sources) {
+    return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
+
+
+/** Prints `<inode> <size>` of the file, or `missing`. */
+const MARK_SCRIPT = `set -u
+[ -e "$1" ] || { echo missing; exit 0; }
+stat -L -c '%i %s' -- "$1"`;
+/** The command that reads a log's mark (pure). */
+function markCommand(path) {
+    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
+}
+/** Parses what `markCommand` printed (pure): null when the log does not exist. */
+function parseMark(path, stdout) {
+    const text = stdout.trim();
+    if (text === 'missing')
+        return null;
+    const match = /^(\d+) (\d+)$/.exec(text);
+    if (!match)
+        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    return { path, inode: match[1], offset: Number(match[2]) };
+}
+/**
+ * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
+ * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
+ */
+async function readLogMarks(targets, maxParallel, warn) {
+    const marks = targets.map(() => null);
+    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
+        try {
+            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+            marks[index] = parseMark(target.path, result.stdout);
+        }
+        catch (error) {
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch ` +
+                `(${errorMessage(error)}); the canary monitor will read it from its first sample`);
+        }
+    });
+    return marks;
+}
+/**
+ * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
+ * recorded) when every host has a mark on the log it reads, so the first sample holds every
+ * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
+ * duration is not trusted: now.
+ */
+function analysisStart(canaries, now, durationSeconds) {
+    if (canaries.length === 0)
+        return now;
+    const starts = canaries.map((canary) => canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN);
+    if (starts.some((start) => !Number.isFinite(start)))
+        return now;
+    const start = Math.min(...starts);
+    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor-ramp.ts
+
+
+
+/**
+ * Moves every host to the step's share, all or nothing, and says so; a step every host already
+ * serves (the first step, at the deploy's canary-percent) is watched as it is: not switched
+ * again, nor announced as an advance.
+ */
+async function advanceRamp(sessions, settings, watched, step, emit) {
+    const { canaryColor, stableColor, canaryVersion } = watched;
+    const { percent, index, count } = step;
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'ramp'),
+        target: canaryColor,
+        stable: stableColor,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
+    const read = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
+        work.before = (await work.session.router.getWeights())?.weights ?? null;
+    });
+    const unread = read.find((result) => !result.ok);
+    if (unread && !unread.ok)
+        throw unread.error;
+    const target = weightsFor(canaryColor, percent);
+    const already = works.every((work) => work.before?.blue === target.blue &&
+        work.before.green === target.green &&
+        work.session.state.canary?.percent === percent);
+    if (already) {
+        settings.log.info(`ramp step ${index + 1}/${count}: ${router_formatWeights(target)} on ${works.length} host(s), live already`);
+        return;
+    }
+    const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
+        weights: target,
+        phase: 'ramp',
+        recover: 'from',
+        ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
+        commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
+    }));
+    if (!moved)
+        throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works
+            .map((work) => work.report.error)
+            .filter(Boolean)
+            .join('; ')}`);
+    settings.log.info(`ramp step ${index + 1}/${count}: ${router_formatWeights(target)} on ${works.length} host(s)`);
+    const hosts = `${works.length} host${works.length === 1 ? '' : 's'}`;
+    await emit({
+        kind: 'weight-advanced',
+        message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${count}) on ${hosts}`,
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor-requests.ts
+
+
+/**
+ * What people ask of a running monitor through the host it locked first: an abort (a rollback, or
+ * `agent-loop abort`, that waits for the lock writes an abort request next to it), and a hold
+ * (`agent-loop hold`: a ramp stays at its step).
+ */
+/**
+ * How often the host looks for an abort request while the monitor waits on it. The monitor learns
+ * of a request at most this late, plus one round trip.
+ */
+const ABORT_CHECK_MS = 100;
+/**
+ * How long one wait lasts on the host when no request comes; the next starts at once, on the
+ * connection the monitor keeps open. A wait left behind by a monitor that ended stops by itself
+ * within this.
+ */
+const monitor_requests_ABORT_WAIT_SECONDS = 20;
+/** How often the monitor asks for an abort request (one command each) when the wait cannot run on the host. */
+const ABORT_POLL_MS = 1000;
+/**
+ * A command that returns as soon as the abort request `path` exists (printing `abort ` and the
+ * request), or after `seconds` with nothing. perl (part of every Debian and Ubuntu base system)
+ * checks every ABORT_CHECK_MS in one process, about 1 ms of CPU a second; a host without perl
+ * checks every 0.25 s, starting a `sleep` each time (a `sleep` that takes no fraction sleeps 1 s).
+ */
+function abortWaitCommand(path, seconds = monitor_requests_ABORT_WAIT_SECONDS) {
+    const checks = Math.ceil((seconds * 1000) / ABORT_CHECK_MS);
+    return shell_script('al-abort-wait', [
+        'if command -v perl >/dev/null 2>&1; then',
+        // It also ends once sshd's process for the connection is gone (a monitor that ended or was cut off).
+        "  perl -e 'my ($f, $n, $ssh) = @ARGV; " +
+            `select(undef, undef, undef, ${ABORT_CHECK_MS / 1000}) until -f $f || $n-- <= 0 || !(kill(0, $ssh) || $!{EPERM})' ` +
+            '"$1" "$2" "$PPID"',
+        'else',
+        '  i=0',
+        '  while [ ! -f "$1" ] && [ "$i" -lt "$3" ]; do i=$((i + 1)); sleep 0.25 2>/dev/null || sleep 1; done',
+        'fi',
+        'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi',
+        'exit 0',
+    ].join('\n'), [path, String(checks), String(seconds * 4)]);
+}
+/**
+ * Waits on `session`'s host for an abort request until stopped, one wait after the other on its
+ * open connection; `onRequest` is called once, with the request's text. Where the wait cannot run
+ * (or returns at once), the monitor asks once and again ABORT_POLL_MS later.
+ */
+function watchAbortRequest(session, clock, onRequest) {
+    let stopped = false;
+    let wake = () => undefined;
+    const pause = (ms) => new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+            clearTimeout(timer);
+            resolve();
+        };
+    });
+    const next = async () => {
+        const started = clock.now();
+        try {
+            const result = await session.remote.run(abortWaitCommand(session.paths.abort), {
+                timeoutMs: (monitor_requests_ABORT_WAIT_SECONDS + 15) * 1000,
+            });
+            if (result.stdout.startsWith('abort '))
+                return result.stdout.slice(6).trim();
+            // A wait that ran its time: the next one starts at once.
+            if (result.code === 0 && clock.now() - started >= ABORT_POLL_MS)
+                return null;
+        }
+        catch {
+            // Asked below instead.
+        }
+        const request = await session.abortRequest().catch(() => null);
+        if (request === null && !stopped)
+            await pause(ABORT_POLL_MS);
+        return request;
+    };
+    void (async () => {
+        while (!stopped) {
+            const request = await next();
+            if (request !== null && !stopped) {
+                stopped = true;
+                onRequest(request);
+            }
+        }
+    })();
+    return {
+        stop() {
+            stopped = true;
+            wake();
+        },
+    };
+}
+/** Who asked for the abort and why, from the request file (text from the host: shown through printable). */
+function abortRequester(request) {
+    try {
+        const parsed = JSON.parse(request);
+        const run = show_printable(String(parsed.runId ?? '?'));
+        return `rollback run ${run} by ${show_printable(String(parsed.actor ?? '?'))} (${show_printable(String(parsed.reason ?? ''), 200)})`;
+    }
+    catch {
+        return 'a rollback (unreadable request)';
+    }
+}
+/** Who asked for a hold and why, from the request file (text from the host: shown through printable). */
+function monitor_requests_holdText(request) {
+    try {
+        const parsed = JSON.parse(request);
+        return `asked by ${show_printable(String(parsed.actor ?? '?'))}: ${show_printable(String(parsed.reason ?? ''), 200)}`;
+    }
+    catch {
+        return 'an unreadable hold request';
     }
 }
 
@@ -27997,7 +28283,8 @@ class BatchedRemote {
                 results = parseBatchOutput(result.stdout, marker, batch.length);
             }
             catch (error) {
-                throw new errors_HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`);
+                const stderr = result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : '';
+                throw new errors_HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${stderr}`);
             }
             batch.forEach((item, index) => item.resolve(results[index]));
         }
@@ -28022,69 +28309,10 @@ function batchRemotes(remotes, maxParallel) {
     return new Map(remotes.map((remote) => [remote, new BatchedRemote(remote, gate)]));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/combined.ts
-
-/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
-class CombinedSource {
-    sources;
-    name;
-    constructor(sources) {
-        this.sources = sources;
-        this.name = sources.map((source) => source.name).join('+');
-    }
-    async sample(window) {
-        const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
-        return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
-    }
-    async close() {
-        await Promise.all(this.sources.map((source) => source.close?.()));
-    }
-}
-/**
- * Several sources, combined; a single one as it is, since combining it alone would only copy its
- * samples (the nginx-log source already adds up its hosts).
- */
-function combineSources(sources) {
-    return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor.ts
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor-sources.ts
 
 
-
-
-
-
-
-/** Who asked for a hold and why, from the request file (text from the host: shown through printable). */
-function monitor_holdText(request) {
-    try {
-        const parsed = JSON.parse(request);
-        return `asked by ${show_printable(String(parsed.actor ?? '?'))}: ${show_printable(String(parsed.reason ?? ''), 200)}`;
-    }
-    catch {
-        return 'an unreadable hold request';
-    }
-}
-/** How often a monitor looks for an abort request from a rollback. */
-const ABORT_POLL_MS = 1000;
-/** The logs read, said once when every host has the same path. */
-function logsRead(logs) {
-    const paths = [...new Set(logs.map((log) => log.path))];
-    return paths.length === 1
-        ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})`
-        : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
-}
-/**
- * Why a canary saw no request although the log grew: its lines are in another format (nginx's
- * combined, from an access_log line without the format name, or another app's log). Said with the
- * log, the count and what to check.
- */
-function wrongLogFormat(app, reading) {
-    const paths = [...new Set(reading.logs.map((log) => log.path))];
-    const path = paths.length === 1 ? paths[0] : '<access-log>';
-    return `${logsRead(reading.logs)} had ${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'} not in the agent_loop log format (skipped) and no request of ${app}'s canary: check that the server block that proxies to $${nginxName(app)} writes this file with 'access_log ${path} agent_loop;' (without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both`;
-}
+/** What the monitor reads: its metric sources, and what the nginx-log source says of the logs it read. */
 /** The sources the settings list, as the source registry builds them (analysis/sources/registry.ts), over one batched remote per host. */
 function buildSources(sessions, settings, running, versions) {
     // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
@@ -28108,6 +28336,114 @@ function buildSources(sessions, settings, running, versions) {
         },
     });
 }
+/** What the nginx-log source among `built` read, when there is one. */
+function accessLogReading(built) {
+    const source = built.find((item) => item instanceof NginxLogSource);
+    return source ? { logs: source.logs, skipped: source.skipped, unformatted: source.unformatted } : undefined;
+}
+/** The logs read, said once when every host has the same path. */
+function logsRead(logs) {
+    const paths = [...new Set(logs.map((log) => log.path))];
+    return paths.length === 1
+        ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})`
+        : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
+}
+/**
+ * Why a canary saw no request although the log grew: its lines are in another format (nginx's
+ * combined, from an access_log line without the format name, or another app's log). Said with the
+ * log, the count and what to check.
+ */
+function wrongLogFormat(app, reading) {
+    const paths = [...new Set(reading.logs.map((log) => log.path))];
+    const path = paths.length === 1 ? paths[0] : '<access-log>';
+    const lines = `${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'}`;
+    return [
+        `${logsRead(reading.logs)} had ${lines} not in the agent_loop log format (skipped) and no request of ${app}'s canary: `,
+        `check that the server block that proxies to $${nginxName(app)} writes this file with 'access_log ${path} agent_loop;' `,
+        '(without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both',
+    ].join('');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor-verdict.ts
+
+
+
+async function concludeWatch(sessions, settings, watch) {
+    const { canaryColor, stableColor, canaryVersion, stableVersion, steps, plan, abortedBy, accessLog, emit } = watch;
+    const final = watch.analysis ??
+        new CanaryAnalysis(settings.policy, {
+            canary: canaryColor,
+            stable: stableColor,
+            start: settings.clock.now(),
+            model: settings.model,
+            mode: 'canary',
+        }).current(settings.clock.now());
+    if (accessLog && accessLog.unformatted > 0)
+        settings.log.warn(`${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} ` +
+            `skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`);
+    // The same fields in the same order whatever the verdict (the command line prints them as JSON).
+    const result = (verdict, reason, rollback) => ({
+        verdict,
+        reason,
+        analysis: final,
+        steps,
+        canaryColor,
+        stableColor,
+        canaryVersion,
+        stableVersion,
+        rollback,
+        rollbackMs: rollback?.ok ? rollback.restoredMs : null,
+        ...(accessLog ? { accessLog } : {}),
+    });
+    if (abortedBy !== null)
+        return result('aborted', abortedBy, null);
+    // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
+    const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0
+        ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}`
+        : final.reason;
+    let rollback = null;
+    await Promise.all(watch.pending);
+    const what = canaryVersion ?? canaryColor;
+    if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100)
+        await emit({ kind: 'promoted', message: `${what} ramped to all traffic: every step passed its analysis` });
+    if (final.verdict !== 'success')
+        await emit({ kind: 'halted', message: `${what} halted (${final.verdict}): ${reason}` });
+    if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
+        // The halted event above gave the reason; the rollback's own outcome follows.
+        settings.log.info(`rolling back ${what} (${final.verdict})`);
+        rollback = await rollbackSessions(sessions, { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` }, Math.min(final.decidedAt, settings.clock.now()));
+        const back = ((rollback.restoredMs ?? 0) / 1000).toFixed(1);
+        await emit(rollback.ok
+            ? {
+                kind: 'rolled-back',
+                message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${back} s after the decision`,
+            }
+            : {
+                kind: 'rollback-failed',
+                message: `the automatic rollback of ${what} failed: ${rollback.error ?? 'see the log'}`,
+            });
+    }
+    return result(final.verdict, reason, rollback);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor.ts
+
+
+
+
+
+
+
+
+
+/**
+ * Watches a canary (or a ramp of canary shares, or a freshly promoted color) with the analysis
+ * engine, and rolls back on its own when the verdict says so. The hosts stay connected and locked
+ * for the whole watch, so a rollback is one traffic switch away from the decision. Beside this
+ * module: its settings and result (`monitor-types.ts`), its sources (`monitor-sources.ts`), the
+ * abort and hold requests it answers (`monitor-requests.ts`), the ramp's steps (`monitor-ramp.ts`)
+ * and how a watch ends (`monitor-verdict.ts`).
+ */
 async function monitor(hosts, settings) {
     const started = settings.clock.now();
     const sessions = await openSessions(hosts, settings, {
@@ -28131,7 +28467,8 @@ async function monitor(hosts, settings) {
         await closeSessions(sessions);
     }
 }
-async function monitorSessions(sessions, settings) {
+/** The colors and versions watched, from the first host's state; refused unless every host agrees. */
+function watchedColors(sessions, settings) {
     const first = sessions[0];
     if (!first)
         throw new errors_ConfigurationError('no hosts to monitor');
@@ -28150,20 +28487,31 @@ async function monitorSessions(sessions, settings) {
     for (const session of sessions) {
         const color = settings.mode === 'post-promotion' ? session.state.active : session.state.canary?.color;
         if (color !== canaryColor)
-            throw new errors_ConfigurationError(`${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: deploy again so every host agrees`);
+            throw new errors_ConfigurationError(`${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: ` +
+                'deploy again so every host agrees');
     }
     const stableColor = otherColor(canaryColor);
     const canaryVersion = settings.mode === 'post-promotion' ? (state.colors[canaryColor]?.version ?? null) : (state.canary?.version ?? null);
     const stableVersion = state.colors[stableColor]?.version ?? null;
     const stableRunning = settings.mode !== 'post-promotion' || state.colors[stableColor]?.status === 'running';
-    const running = stableRunning ? [stableColor, canaryColor] : [canaryColor];
     const versions = {};
     if (canaryVersion)
         versions[canaryColor] = canaryVersion;
     if (stableVersion)
         versions[stableColor] = stableVersion;
-    const built = buildSources(sessions, settings, running, versions);
-    const accessLogSource = built.find((item) => item instanceof NginxLogSource);
+    return {
+        canaryColor,
+        stableColor,
+        canaryVersion,
+        stableVersion,
+        running: stableRunning ? [stableColor, canaryColor] : [canaryColor],
+        versions,
+    };
+}
+async function monitorSessions(sessions, settings) {
+    const watched = watchedColors(sessions, settings);
+    const { canaryColor, stableColor, canaryVersion } = watched;
+    const built = buildSources(sessions, settings, watched.running, watched.versions);
     const source = combineSources(built);
     const steps = [];
     const plan = settings.mode === 'ramp' ? settings.steps : [null];
@@ -28176,31 +28524,19 @@ async function monitorSessions(sessions, settings) {
         abortedBy ??= 'the run was cancelled';
         stop.abort();
     };
+    const stopped = new Promise((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     settings.signal?.addEventListener('abort', onCancel, { once: true });
     if (settings.signal?.aborted)
         onCancel();
-    const lockFirst = firstInLockOrder(sessions) ?? first;
+    const lockFirst = firstInLockOrder(sessions) ?? sessions[0];
     await lockFirst.clearAbortRequest();
-    const poller = setInterval(() => {
-        lockFirst
-            .abortRequest()
-            .then((request) => {
-            if (request === null || stop.signal.aborted)
-                return;
-            let who = 'a rollback';
-            try {
-                const parsed = JSON.parse(request);
-                who = `rollback run ${show_printable(String(parsed.runId ?? '?'))} by ${show_printable(String(parsed.actor ?? '?'))} (${show_printable(String(parsed.reason ?? ''), 200)})`;
-            }
-            catch {
-                who = 'a rollback (unreadable request)';
-            }
-            abortedBy = `aborted by ${who}`;
-            settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
-            stop.abort();
-        })
-            .catch(() => undefined);
-    }, ABORT_POLL_MS);
+    const abortWatch = watchAbortRequest(lockFirst, settings.clock, (request) => {
+        if (stop.signal.aborted)
+            return;
+        abortedBy = `aborted by ${abortRequester(request)}`;
+        settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
+        stop.abort();
+    });
     const pending = [];
     const emit = async (event) => {
         try {
@@ -28223,10 +28559,13 @@ async function monitorSessions(sessions, settings) {
             model: settings.model,
             mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary',
         });
-        const result = await runAnalysis(source, engine, {
-            clock: settings.clock,
-            intervalMs: settings.policy.intervalSeconds * 1000,
+        const timing = { clock: settings.clock, intervalMs: settings.policy.intervalSeconds * 1000 };
+        const running = runAnalysis(source, engine, {
+            ...timing,
             onSample: (sample, current) => {
+                // A sample that lands after a stop is not said: the watch has ended.
+                if (stop.signal.aborted)
+                    return;
                 settings.onSample?.(sample, current, index);
                 // An extension shows as a new warning of the engine's: said as an event when it happens.
                 for (const warning of current.warnings.slice(warned))
@@ -28236,6 +28575,13 @@ async function monitorSessions(sessions, settings) {
             },
             signal: stop.signal,
         });
+        running.catch(() => undefined);
+        // Stopped: the figures so far at once, without waiting for a sample still on its way, so that the
+        // lock goes sooner (runAnalysis on a stopped signal samples nothing and says where it stopped).
+        const result = await Promise.race([
+            running,
+            stopped.then(() => runAnalysis(source, engine, { ...timing, signal: stop.signal })),
+        ]);
         warned = 0;
         steps.push({ percent, analysis: result });
         return result;
@@ -28244,51 +28590,8 @@ async function monitorSessions(sessions, settings) {
         for (const [index, percent] of plan.entries()) {
             if (stop.signal.aborted)
                 break;
-            if (percent !== null) {
-                const works = sessions.map((session) => ({
-                    session,
-                    report: newReport(session, 'ramp'),
-                    target: canaryColor,
-                    stable: stableColor,
-                    before: null,
-                    moved: false,
-                    failed: false,
-                }));
-                const read = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
-                    work.before = (await work.session.router.getWeights())?.weights ?? null;
-                });
-                const unread = read.find((result) => !result.ok);
-                if (unread && !unread.ok)
-                    throw unread.error;
-                const target = weightsFor(canaryColor, percent);
-                // A step at the share every host already serves (the first step, at the deploy's
-                // canary-percent) is watched as it is: not switched again, nor announced as an advance.
-                const already = works.every((work) => work.before?.blue === target.blue &&
-                    work.before.green === target.green &&
-                    work.session.state.canary?.percent === percent);
-                if (already) {
-                    settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(target)} on ${works.length} host(s), live already`);
-                }
-                else {
-                    const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
-                        weights: target,
-                        phase: 'ramp',
-                        recover: 'from',
-                        ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
-                        commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
-                    }));
-                    if (!moved)
-                        throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works
-                            .map((work) => work.report.error)
-                            .filter(Boolean)
-                            .join('; ')}`);
-                    settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(target)} on ${works.length} host(s)`);
-                    await emit({
-                        kind: 'weight-advanced',
-                        message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}`,
-                    });
-                }
-            }
+            if (percent !== null)
+                await advanceRamp(sessions, settings, watched, { percent, index, count: plan.length }, emit);
             analysis = await watch(index, percent);
             if (stop.signal.aborted)
                 break;
@@ -28301,10 +28604,10 @@ async function monitorSessions(sessions, settings) {
                 if (held !== null)
                     await emit({
                         kind: 'held',
-                        message: `${canaryVersion ?? canaryColor} held at ${percent}% (${monitor_holdText(held)}): watched again before ${plan[index + 1]}%`,
+                        message: `${canaryVersion ?? canaryColor} held at ${percent}% (${monitor_requests_holdText(held)}): watched again before ${plan[index + 1]}%`,
                     });
                 while (held !== null && !stop.signal.aborted && analysis.verdict === 'success') {
-                    settings.log.info(`ramp held at ${percent}% (${monitor_holdText(held)}): watching it for another ${settings.policy.durationSeconds} s`);
+                    settings.log.info(`ramp held at ${percent}% (${monitor_requests_holdText(held)}): watching it for another ${settings.policy.durationSeconds} s`);
                     analysis = await watch(index, percent);
                     held = await lockFirst.holdRequest().catch(() => null);
                 }
@@ -28314,308 +28617,38 @@ async function monitorSessions(sessions, settings) {
         }
     }
     finally {
-        clearInterval(poller);
+        abortWatch.stop();
         settings.signal?.removeEventListener('abort', onCancel);
         await source.close?.();
     }
-    const final = analysis ??
-        new CanaryAnalysis(settings.policy, {
-            canary: canaryColor,
-            stable: stableColor,
-            start: settings.clock.now(),
-            model: settings.model,
-            mode: 'canary',
-        }).current(settings.clock.now());
-    const accessLog = accessLogSource
-        ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted }
-        : undefined;
-    if (accessLog && accessLog.unformatted > 0)
-        settings.log.warn(`${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`);
-    if (abortedBy !== null) {
-        return {
-            verdict: 'aborted',
-            reason: abortedBy,
-            analysis: final,
-            steps,
-            canaryColor,
-            stableColor,
-            canaryVersion,
-            stableVersion,
-            rollback: null,
-            rollbackMs: null,
-            ...(accessLog ? { accessLog } : {}),
-        };
-    }
-    // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
-    const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0
-        ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}`
-        : final.reason;
-    let rollback = null;
-    await Promise.all(pending);
-    if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null)
-        await emit({
-            kind: 'promoted',
-            message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis`,
-        });
-    if (final.verdict !== 'success')
-        await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
-    if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
-        // The halted event above gave the reason; the rollback's own outcome follows.
-        settings.log.info(`rolling back ${canaryVersion ?? canaryColor} (${final.verdict})`);
-        rollback = await rollbackSessions(sessions, { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` }, Math.min(final.decidedAt, settings.clock.now()));
-        await emit(rollback.ok
-            ? {
-                kind: 'rolled-back',
-                message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision`,
-            }
-            : {
-                kind: 'rollback-failed',
-                message: `the automatic rollback of ${canaryVersion ?? canaryColor} failed: ${rollback.error ?? 'see the log'}`,
-            });
-    }
-    return {
-        verdict: final.verdict,
-        reason,
-        analysis: final,
+    return concludeWatch(sessions, settings, {
+        ...watched,
+        analysis,
         steps,
-        canaryColor,
-        stableColor,
-        canaryVersion,
-        stableVersion,
-        rollback,
-        rollbackMs: rollback?.ok ? rollback.restoredMs : null,
-        ...(accessLog ? { accessLog } : {}),
-    };
+        plan,
+        abortedBy,
+        accessLog: accessLogReading(built),
+        pending,
+        emit,
+    });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
+;// CONCATENATED MODULE: ./packages/shared/src/report/monitor-summary.ts
 
 
 
 
-/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-const OUTCOME = {
-    success: '✅ success',
-    failed: '❌ failed',
-    reverted: '↩️ reverted',
-    unchanged: '⏸ unchanged',
-    noop: '✔️ already done',
-};
-/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
-function headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
-    if (head.verdict)
-        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
-    if (head.done)
-        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
-    if (head.incidentUrl)
-        lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
-    if (head.next.length === 1)
-        lines.push(`- **Next:** ${head.next[0]}`);
-    if (head.next.length > 1)
-        lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
-    lines.push('');
-    return lines.join('\n');
-}
-const hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
-const summary_seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
-/** The headline of a deploy, promote or rollback (pure). */
-function phaseHeadline(result, context = {}) {
-    const version = result.version ?? '?';
-    const count = hostsText(result.hosts.length);
-    const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
-    const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
-    const why = [
-        context.trigger ? `trigger: ${context.trigger}` : '',
-        context.actor ? `by ${context.actor}` : '',
-        context.reason ? `reason: ${oneLineText(context.reason)}` : '',
-    ]
-        .filter(Boolean)
-        .join('; ');
-    const base = { incidentUrl: context.incidentUrl ?? null };
-    const failure = result.error
-        ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}`
-        : undefined;
-    const toOthers = context.candidates && context.candidates.length > 0
-        ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.`
-        : '';
-    switch (result.phase) {
-        case 'deploy':
-            if (!result.ok)
-                return {
-                    ...base,
-                    ok: false,
-                    title: `deploy of ${version} failed`,
-                    verdict: failure,
-                    done: 'no traffic moved to the new version: every host serves what it served before',
-                    next: [
-                        'Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.',
-                    ],
-                };
-            return result.canaryPercent > 0 && result.canaryPercent < 100
-                ? {
-                    ...base,
-                    ok: true,
-                    title: `${version} is a ${result.canaryPercent}% canary on ${count}`,
-                    done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`,
-                    next: [
-                        'Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.',
-                    ],
-                }
-                : {
-                    ...base,
-                    ok: true,
-                    title: `${version} serves all traffic on ${count}`,
-                    done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`,
-                    next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'],
-                };
-        case 'promote':
-            if (!result.ok)
-                return {
-                    ...base,
-                    ok: false,
-                    title: `promote of ${version} failed`,
-                    verdict: failure,
-                    done: 'every host is back on the weights it had: the canary still takes its share',
-                    next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'],
-                };
-            return {
-                ...base,
-                ok: true,
-                title: `${version} promoted: all traffic on ${count}`,
-                done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`,
-                next: [
-                    `Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`,
-                ],
-            };
-        default: {
-            if (noop)
-                return {
-                    ...base,
-                    ok: true,
-                    title: `nothing to roll back: ${version} already serves`,
-                    verdict: why || undefined,
-                    done: 'nothing changed',
-                    next: [`To go further back, name a version with target-version.${toOthers}`],
-                };
-            if (!result.ok)
-                return {
-                    ...base,
-                    ok: false,
-                    title: `rollback to ${version} failed`,
-                    verdict: [failure, why].filter(Boolean).join('; ') || undefined,
-                    done: 'traffic stays where it was on every host',
-                    next: [
-                        `Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`,
-                    ],
-                };
-            return {
-                ...base,
-                ok: true,
-                title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`,
-                verdict: why || undefined,
-                done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${summary_seconds(hostsRestoredMs(result))} after the decision`}`,
-                next: [
-                    `Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`,
-                ],
-            };
-        }
-    }
-}
-const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
-/** A rollback's decision → traffic back, when the result carries it. */
-function hostsRestoredMs(result) {
-    const restored = result.restoredMs;
-    return restored === undefined ? null : restored;
-}
-function phaseSummary(app, result, context = {}) {
-    const lines = [headline(app, phaseHeadline(result, context))];
-    if (result.error)
-        lines.push('#### What went wrong', '', codeBlock(result.error), '');
-    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        hostCell(host.host),
-        OUTCOME[host.outcome],
-        `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
-        `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
-        host.weightsBefore ? formatWeights(host.weightsBefore) : '—',
-        host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
-        host.switchMs === null ? '—' : String(host.switchMs),
-    ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [
-        hostCell(host.host),
-        `${check.method} ${check.path}`,
-        String(check.status),
-        `${check.latencyMs} / ${check.maxLatencyMs}`,
-        check.ok ? '✅' : `❌ ${check.problem ?? ''}`,
-    ]));
-    if (smoke.length > 0)
-        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [
-        hostCell(host.host),
-        step.step,
-        step.ok ? 'ok' : 'failed',
-        String(step.ms),
-        step.detail ?? '',
-    ]));
-    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
-    lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
-    return lines.join('\n');
-}
-// ------------------------------------------------------------------------------------------------
-// Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
+
+/**
+ * The step summary of a canary analysis or ramp (pure): its headline, a table per rule, and charts
+ * of the error rate and P95 over time for each color; and the progress line each sample logs.
+ */
 const VERDICT = {
     success: '✅ success',
     failure: '❌ failure',
     inconclusive: '⚠️ inconclusive',
     error: '⛔ error',
 };
-/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
-const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
-/**
- * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
- * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
- * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
- * no value is left off the x axis, and the note under the chart names what is missing.
- */
-function xyChart(title, unit, series, value, lines) {
-    const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
-    if (times.length === 0)
-        return '';
-    const valueAt = (t, color) => {
-        const point = series.find((p) => p.t === t && p.color === color);
-        const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
-    };
-    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
-    const missing = lines
-        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
-        .filter((gap) => gap.at.length > 0)
-        .map((gap) => `${gap.color} at ${gap.at.length > 8
-        ? `${gap.at
-            .slice(0, 8)
-            .map((t) => Math.round(t))
-            .join(', ')}… (${gap.at.length} samples)`
-        : gap.at.map((t) => Math.round(t)).join(', ')} s`);
-    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
-    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
-    if (drawn.length === 0)
-        return `${title}: no sample had data for every line.${note}`;
-    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
-    const max = Math.max(1, ...lineValues.flat());
-    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
-    return [
-        '```mermaid',
-        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
-        'xychart-beta',
-        `  title "${title.replaceAll('"', "'")}"`,
-        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
-        `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
-        ...lineValues.map((values) => `  line [${values.join(', ')}]`),
-        '```',
-        '',
-        `${legend}${note}`,
-    ].join('\n');
-}
 /** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
 function progressFigures(figures) {
     return `${figures.requests} req, ${wording_formatValue('error_rate', figures.errorRate)} errors, P95 ${wording_formatValue('p95_ms', figures.p95Ms)}`;
@@ -28639,28 +28672,8 @@ function progressLine(sample, result, canary, stable) {
     const rules = result.rules
         .filter((rule) => rule.status === 'fail' || rule.status === 'watching')
         .map((rule) => `${rule.name}: ${rule.status}`);
-    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
-}
-/**
- * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
- * before it took, and the canary's share of traffic at each of them.
- */
-function rampTimeline(result) {
-    const series = [];
-    const share = [];
-    let offset = 0;
-    for (const step of result.steps) {
-        for (const point of step.analysis.series)
-            series.push({ ...point, t: point.t + offset });
-        const percent = step.percent ?? 0;
-        const times = [...new Set(step.analysis.series.map((point) => point.t))];
-        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
-            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
-            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
-        }
-        offset += step.analysis.elapsedSeconds;
-    }
-    return { series, share, seconds: offset };
+    const verdicts = rules.length > 0 ? rules.join(', ') : 'all rules pass so far';
+    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${verdicts}`;
 }
 const MONITOR_VERDICT = { ...VERDICT, aborted: '⏹ aborted' };
 /** The headline of a canary analysis or ramp (pure): the verdict and what was done about it. */
@@ -28696,7 +28709,8 @@ function monitorHeadline(result, incidentUrl = null) {
             ok: false,
             title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`,
             verdict,
-            done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${summary_seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`,
+            done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ` +
+                `${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`,
             incidentUrl,
             next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`],
         };
@@ -28757,7 +28771,13 @@ function monitorSummary(app, result, incidentUrl = null) {
         : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
     const lines = [
         headline(app, monitorHeadline(result, incidentUrl)),
-        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
+        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) ` +
+            `against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ` +
+            `${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s` +
+            (ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : '') +
+            (analysis.earlyDecision ? '; decided early by the sequential test' : '') +
+            (analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : '') +
+            '.',
         '',
     ];
     if (result.rollback)
@@ -28809,39 +28829,6 @@ function rollbackHosts(result) {
         host.switchMs === null ? '—' : String(host.switchMs),
     ])));
     return parts.join('\n');
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/settings/session.ts
-
-/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
-function connectOptions(inputs) {
-    return {
-        privateKey: inputs['ssh-private-key'],
-        knownHosts: inputs['ssh-known-hosts'],
-        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-    };
-}
-/** Session settings (connection, lock, parallelism, who acts, the router by its name) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
-    return {
-        app: inputs.app,
-        ...(inputs.router ? { router: inputs.router } : {}),
-        splitKey: inputs['split-key'],
-        connect: connectOptions(inputs),
-        lock: {
-            waitSeconds: inputs['lock-wait-seconds'],
-            staleSeconds: inputs['lock-stale-seconds'],
-            breakStale: inputs['break-stale-lock'],
-            takeOver: inputs['take-over-lock'],
-        },
-        maxParallel: inputs['max-parallel'],
-        run,
-        clock,
-        log,
-        repairState: inputs['repair-state'],
-        ...(signal ? { signal } : {}),
-    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/settings/phases.ts
@@ -28950,136 +28937,561 @@ function monitorSettings(inputs, session, policy) {
     };
 }
 
-;// CONCATENATED MODULE: ./cli/src/exit-codes.ts
-/**
- * The command line's exit codes, one per outcome a script may want to tell apart. The help prints
- * this table and the README lists it (test/operator-cli-help.test.ts keeps them together).
- */
-const ExitCode = {
-    ok: 0,
-    failed: 1,
-    usage: 2,
-    lockHeld: 3,
-    refused: 4,
-};
-const EXIT_MEANINGS = [
-    [ExitCode.ok, 'done'],
-    [
-        ExitCode.failed,
-        "failed: a host could not be read, a phase failed on a host, or the monitor's verdict was not success (the lines above say where)",
-    ],
-    [
-        ExitCode.usage,
-        'usage error, found before any host was contacted: an unknown option, a bad value, a file that cannot be read',
-    ],
-    [
-        ExitCode.lockHeld,
-        'another run holds the lock on a host (named with what it does and its version); nothing was changed',
-    ],
-    [
-        ExitCode.refused,
-        'refused by what the hosts hold: nothing to abort, hold, promote or watch, a canary of another version, a host key not in the known hosts, a host not prepared; nothing was changed',
-    ],
-];
-
-;// CONCATENATED MODULE: ./cli/src/commands.ts
-
-
-
-
-
-
-
-
-
-
-/**
- * The secrets are read by the command line itself (a file or the environment), not through the
- * actions' secret fields: those register the value with the runner, a workflow command that would
- * print it on a terminal. The command line sends nothing to Slack.
- */
-const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...hostFields } = hostInputs;
-
-const commands_define = (command) => command;
-/**
- * Progress on the terminal as it happens. Host text is data: every line goes through `forTerminal`
- * (no escape sequence reaches the terminal), JSON through `terminalJson`.
- */
-const terminal = {
-    info: (message) => process.stdout.write(`${forTerminal(message)}\n`),
-    warn: (message) => process.stderr.write(`warning: ${forTerminal(message)}\n`),
-    group: async (title, body) => {
-        process.stdout.write(`== ${forTerminal(title)}\n`);
-        return body();
-    },
-};
-/**
- * What the hosts' state does not allow, found by the command line itself (a hold with no canary):
- * not a failure of the tool, so said as a notice, with exit 4.
- */
-class Refusal extends errors_ConfigurationError {
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/bluegreen.ts
+const iso = (settings) => new Date(settings.clock.now()).toISOString();
+/** Sleeps, or returns early when the run is cancelled. */
+async function cancellableSleep(settings, ms) {
+    const signal = settings.signal;
+    if (!signal)
+        return settings.clock.sleep(ms);
+    if (signal.aborted)
+        return;
+    await new Promise((resolve) => {
+        const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        void settings.clock.sleep(ms).then(done);
+    });
 }
-/** A refusal is not a failure of the tool: said as a notice, on stderr. */
-const notice = (message) => {
-    process.stderr.write(`notice: ${forTerminal(message)}\n`);
-};
-/** With --json, stdout holds the JSON alone: progress is left out, warnings still go to stderr. */
-const warningsOnly = { info: () => { }, warn: terminal.warn, group: (_title, body) => body() };
-const logFor = (context) => (context.json ? warningsOnly : terminal);
-/** The split key only shapes the include a switch writes; a command that writes none reads with the default. */
-const DEFAULT_SPLIT_KEY = runtimeInputs['split-key'].parse('');
-/** What each host ended with, a line each (a refusing host's reason is said once, as a notice). */
-function hostLines(result) {
-    for (const host of result.hosts) {
-        if (result.refused && host.refused)
-            continue;
-        terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${router_formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+
+
+const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`;
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
+    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [
+        stateDir,
+        includeDir,
+        ...inspectArgs(server),
+        ...(withNginx ? nginxControl(nginx, includeDir) : []),
+    ]);
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, ` +
+            `so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} ` +
+            `(nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; ` +
+            `add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (facts.nginxSkipped)
+        return problems;
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: ` +
+            `set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+/**
+ * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
+ * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
+ * stops the deploy on that host with the command that fixes it.
+ */
+async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
+    const withNginx = registry_drivesNginx(router?.name);
+    const [result, routerMissing] = await Promise.all([
+        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
+        router && !withNginx
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
+    ]);
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    // A prerequisite the doctor knows how to fix comes with its command.
+    const missing = problems.length > 0
+        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
+        : routerMissing;
+    if (problems.length > 0) {
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new errors_HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    return facts;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/deploy-host.ts
+
+
+
+
+
+
+/**
+ * A deploy on one host before any traffic moves: preflight, the release on record, pull, the idle
+ * color stopped and started with the new version, health, readiness and smoke checks.
+ */
+async function prepareHost(work, settings) {
+    const { session } = work;
+    const server = { app: settings.app, accessLog: session.spec.accessLog };
+    const router = { name: settings.router ?? DEFAULT_ROUTER, host: session.spec, app: settings.app };
+    const facts = await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server, router), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, ${found.nginxSkipped ? `${router.name} ready` : 'nginx -t ok'}`);
+    // A server block that does not proxy to the split variable sends the new color nothing: said, not
+    // refused. Before an app's first deploy the variable does not exist, so the line cannot be there
+    // yet: then it is what to do next, not a warning.
+    for (const warning of serverBlockWarnings(facts.server, server)) {
+        if (session.state.active)
+            settings.log.warn(`${session.label}: ${warning}`);
+        else
+            settings.log.info(`${session.label}: once this first deploy is done: ${warning}`);
+    }
+    await readLive(work, settings);
+    work.stable = stableColor(session.state, work.before);
+    work.target = work.stable ? otherColor(work.stable) : 'blue';
+    work.report.fromColor = work.stable;
+    work.report.toColor = work.target;
+    work.report.version = settings.version;
+    work.report.previousVersion = work.stable ? (session.state.colors[work.stable]?.version ?? null) : null;
+    const target = work.target;
+    // A re-run after a failed or replaced canary: take the idle color out of traffic before restarting it.
+    if (work.stable && work.before && work.before[target] > 0) {
+        const stable = work.stable;
+        await switchOne(work, settings, 'take the idle color out of traffic', {
+            weights: weightsFor(stable, 100),
+            phase: 'take-out',
+            recover: 'to',
+            commit: (state) => {
+                const replaced = state.canary?.release;
+                const next = { ...state, active: stable, canary: null };
+                return replaced
+                    ? updateRelease(next, replaced, {
+                        status: 'cancelled',
+                        endedAt: iso(settings),
+                        note: `replaced by ${settings.version} before it was promoted`,
+                    })
+                    : next;
+            },
+        });
+        work.before = weightsFor(stable, 100);
+        work.moved = false;
+        work.stateBefore = undefined;
+    }
+    // The release is on record before anything is touched: whatever happens next, it is known.
+    const releaseId = newReleaseId();
+    work.releaseId = releaseId;
+    await session.saveState(addRelease(session.state, {
+        id: releaseId,
+        version: settings.version,
+        image: settings.image,
+        color: target,
+        runId: settings.run.runId,
+        deployedAt: iso(settings),
+        status: 'deploying',
+        servedAt: null,
+        restoredAt: null,
+        endedAt: null,
+        note: '',
+        ...(settings.runtimeRecord ? { runtime: settings.runtimeRecord } : {}),
+    }));
+    const release = {
+        app: settings.app,
+        color: target,
+        port: session.port(target),
+        image: settings.image,
+        version: settings.version,
+    };
+    const timeoutMs = settings.commandTimeoutSeconds * 1000;
+    // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
+    // standby kept for an instant rollback) is touched.
+    const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
+    const previous = session.state.colors[target];
+    await step(work, settings, `stop whatever runs as ${target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
+    if (previous)
+        await session.saveState({
+            ...session.state,
+            colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } },
+        });
+    await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
+    // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
+    await session.saveState(updateRelease({
+        ...session.state,
+        colors: {
+            ...session.state.colors,
+            [target]: {
+                image: prepared.image,
+                version: settings.version,
+                port: release.port,
+                status: 'running',
+                since: iso(settings),
+            },
+        },
+    }, releaseId, { image: prepared.image }));
+    await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+    for (const check of settings.smokeRequests) {
+        await step(work, settings, `smoke ${checkName(check)}`, async () => {
+            const outcome = await smoke(session.remote, release.port, check, settings.smokeDefaults);
+            work.report.smoke.push(outcome);
+            if (!outcome.ok)
+                throw new Error(`smoke ${checkName(check)} on ${target}: ${outcome.problem}`);
+            return outcome;
+        }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
     }
 }
-/** A phase the hosts' state refused on every host that said no: its reasons as notices, exit 4. */
-function refusal(result, nothingTo) {
-    notice(`${nothingTo}; nothing was changed:`);
-    for (const reason of new Set(result.hosts.filter((host) => host.refused && host.error).map((host) => host.error)))
-        notice(`  ${reason}`);
-    return ExitCode.refused;
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/deploy.ts
+
+
+
+
+
+
+
+/**
+ * The deploy phase: every host prepared (deploy-host.ts), then the canary share (or everything, on
+ * a first deploy) switched to the new color on all of them, or on none; how it ended is recorded
+ * on every host.
+ */
+async function deploy(hosts, settings) {
+    const started = settings.clock.now();
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.version,
+        phase: 'deploy',
+        time: new Date(started).toISOString(),
+    });
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'deploy'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
+    try {
+        // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
+        if (!(await onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
+            const outcome = isCancelled(settings) ? 'cancelled' : 'failed';
+            const recorded = await recordEnd(works, settings, outcome, `traffic unchanged: ${failedHosts(works)}`);
+            return summarize('deploy', works, false, started, settings, 0, `${outcome === 'cancelled' ? 'the run was cancelled; ' : ''}no traffic was moved, because:\n${failedHosts(works)}${recorded}`);
+        }
+        if (isCancelled(settings)) {
+            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled before the switch');
+            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
+        }
+        // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
+        // Where each access log stands now: the monitor reads the canary's requests from here.
+        const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
+        const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings, logMarks[works.indexOf(work)] ?? null));
+        if (!moved) {
+            const recorded = await recordEnd(works, settings, 'reverted', failedHosts(works));
+            return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}${recorded}`);
+        }
+        if (isCancelled(settings)) {
+            // Cancelled during the switch: nothing will watch this canary, so it does not stay.
+            await moveBack(works, settings);
+            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled during the switch; traffic put back');
+            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled during the switch; every host is back on its previous weights${recorded}`);
+        }
+        for (const work of works)
+            work.report.outcome = 'success';
+        const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
+        return summarize('deploy', works, true, started, settings, percent);
+    }
+    finally {
+        await closeSessions(sessions);
+    }
 }
-function phaseExit(result) {
-    return result.ok ? ExitCode.ok : result.refused ? ExitCode.refused : ExitCode.failed;
+function deploySwitch(work, settings, logMark) {
+    const target = work.target;
+    const stable = work.stable;
+    const releaseId = work.releaseId;
+    return {
+        weights: weightsFor(target, stable ? settings.canaryPercent : 100),
+        phase: 'deploy',
+        recover: 'from',
+        ...(releaseId ? { release: releaseId } : {}),
+        commit: (state) => {
+            const now = iso(settings);
+            let next = stable
+                ? {
+                    ...state,
+                    active: stable,
+                    canary: {
+                        color: target,
+                        version: settings.version,
+                        image: settings.image,
+                        percent: settings.canaryPercent,
+                        since: now,
+                        runId: settings.run.runId,
+                        ...(releaseId ? { release: releaseId } : {}),
+                        ...(logMark ? { logMark } : {}),
+                    },
+                }
+                : { ...state, active: target, canary: null };
+            next = updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
+            return withHistory(next, procedure_history(settings, {
+                action: 'deploy',
+                color: target,
+                version: settings.version,
+                image: settings.image,
+                outcome: 'success',
+            }));
+        },
+    };
 }
-const HOSTS_EXAMPLE = '--hosts "deploy@10.0.0.5 deploy@10.0.0.6" --app agent-loop --ssh-private-key-file ~/.ssh/deploy --ssh-known-hosts-file ./known_hosts';
-const RUNTIME_EXAMPLE = '--runtime compose --compose-file /srv/agent-loop/docker-compose.yml';
-/** The runtime of a rollback (rollback, abort, monitor): as recorded unless named (rollback/rollback.ts). */
-const ROLLBACK_RUNTIME_DESCRIPTION = 'Leave empty to stop and start each color with the runtime recorded with the release it runs (every deploy records its runtime and commands); or compose or command, then used for every color with its compose-file or start-command and stop-command. A release deployed before runtimes were recorded needs it named: until then the rollback refuses and touches nothing.';
-const commands_status = commands_define({
-    name: 'status',
-    summary: "what every host serves, each color's version, the canary, the lock and its owner, a hold, a switch left unfinished, what a rollback would do; takes no lock, changes nothing",
-    usage: 'status [--json] [options]',
-    example: `agent-loop status ${HOSTS_EXAMPLE}`,
-    action: 'blue-green',
-    fields: { ...hostFields, 'split-key': runtimeInputs['split-key'] },
-    run: async (inputs, context) => {
-        const session = sessionFromInputs(inputs, context.run, warningsOnly, systemClock);
-        // Warnings (a host key accepted only because insecure-skip-host-key-check is true) go to stderr, even with --json.
-        const statuses = await fleetStatus(context.hosts, {
-            app: session.app,
-            ...(session.router ? { router: session.router } : {}),
-            splitKey: session.splitKey,
-            connect: session.connect,
-            maxParallel: session.maxParallel,
-            clock: session.clock,
-            log: terminal,
+/** Records on every host how the deploy ended when it did not succeed; a failed write is reported, never swallowed. */
+async function recordEnd(works, settings, outcome, detail) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
+        const { session } = work;
+        let state = session.state;
+        if (state.canary?.color === work.target &&
+            state.canary.release !== undefined &&
+            state.canary.release !== work.releaseId) {
+            // The idle color no longer runs what the canary record says.
+            state = { ...state, canary: null };
+        }
+        const status = outcome === 'cancelled' ? 'cancelled' : 'failed';
+        state = updateRelease(state, work.releaseId, {
+            status,
+            endedAt: iso(settings),
+            note: oneLine(work.report.error ?? detail).slice(0, 300),
         });
-        process.stdout.write(context.json
-            ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n`
-            : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`);
-        return statuses.some((one) => one.error) ? ExitCode.failed : ExitCode.ok;
-    },
-});
-const deployCommand = commands_define({
+        state = withHistory(state, procedure_history(settings, {
+            action: 'deploy',
+            color: work.target,
+            version: settings.version,
+            image: settings.image,
+            outcome,
+            detail: detail.slice(0, 500),
+        }));
+        await session.saveState(state);
+    });
+    const failures = results.flatMap((result, index) => result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errorMessage(result.error)}`]);
+    return failures.length > 0 ? `\n${failures.join('\n')}` : '';
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/promote.ts
+
+
+
+
+
+
+
+/**
+ * The promote phase: every host's canary checked, all traffic to it on every host or on none, then
+ * the previous color drained and stopped (unless kept for an instant rollback).
+ */
+async function promote(hosts, settings) {
+    const started = settings.clock.now();
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.version || '(canary)',
+        phase: 'promote',
+        time: new Date(started).toISOString(),
+    }, { versionFromState: (state) => state.canary?.version });
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'promote'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
+    try {
+        // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
+        if (!(await onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
+            return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
+        }
+        if (isCancelled(settings))
+            return summarize('promote', works, false, started, settings, 0, 'the run was cancelled before the switch; nothing was promoted');
+        const pending = works.filter((work) => work.report.outcome !== 'noop');
+        // 2. All traffic to the new color on every host, or back where it was.
+        const moved = await switchAll(pending, settings, 'switch all traffic', (work) => promoteSwitch(work, settings));
+        if (!moved) {
+            return summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${failedHosts(pending)}`);
+        }
+        for (const work of pending)
+            work.report.outcome = 'success';
+        // 3. Let in-flight requests on the old color finish, then stop it (unless kept for instant rollback).
+        // A cancel here leaves the promotion done and the old color running, which the state says.
+        if (pending.length > 0 && settings.drainSeconds > 0 && !isCancelled(settings)) {
+            settings.log.info(`draining the previous color for ${settings.drainSeconds} s`);
+            await cancellableSleep(settings, settings.drainSeconds * 1000);
+        }
+        if (!isCancelled(settings))
+            await parallel_settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
+        return summarize('promote', works, true, started, settings, 100);
+    }
+    finally {
+        await closeSessions(sessions);
+    }
+}
+async function checkPromotable(work, settings) {
+    const { session } = work;
+    const { state } = session;
+    await readLive(work, settings);
+    const canary = state.canary;
+    if (!canary) {
+        const active = state.active ? state.colors[state.active] : undefined;
+        if (state.active &&
+            active &&
+            (settings.version === '' || active.version === settings.version) &&
+            work.before?.[state.active] === 100) {
+            work.report.outcome = 'noop';
+            work.report.toColor = state.active;
+            work.report.version = active.version;
+            const previous = state.colors[otherColor(state.active)];
+            work.report.fromColor = previous ? otherColor(state.active) : null;
+            work.report.previousVersion = previous?.version ?? null;
+            work.report.weightsAfter = work.before;
+            settings.log.info(`${session.label}: ${active.version} already serves all traffic on ${state.active}; nothing to promote`);
+            return;
+        }
+        throw new errors_ConfigurationError(`${session.label}: there is no canary to promote${settings.version ? ` for version ${settings.version}` : ''} (run the deploy phase first)`);
+    }
+    if (settings.version !== '' && canary.version !== settings.version) {
+        throw new errors_ConfigurationError(`${session.label}: the canary runs ${canary.version}, not ${settings.version}`);
+    }
+    work.target = canary.color;
+    work.stable = otherColor(canary.color);
+    work.report.toColor = canary.color;
+    work.report.fromColor = work.stable;
+    work.report.version = canary.version;
+    work.report.previousVersion = state.colors[work.stable]?.version ?? null;
+    await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30), settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+}
+function promoteSwitch(work, settings) {
+    const target = work.target;
+    const canary = work.session.state.canary;
+    return {
+        weights: weightsFor(target, 100),
+        phase: 'promote',
+        recover: 'from',
+        ...(canary?.release ? { release: canary.release } : {}),
+        commit: (state) => {
+            const now = iso(settings);
+            const previousLive = liveRelease(state);
+            let next = { ...state, active: target, canary: null };
+            if (previousLive && previousLive.id !== canary?.release)
+                next = updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
+            next = updateRelease(next, canary?.release, { status: 'live', servedAt: now });
+            return withHistory(next, procedure_history(settings, {
+                action: 'promote',
+                color: target,
+                version: canary?.version ?? work.report.version ?? '',
+                image: canary?.image ?? '',
+                outcome: 'success',
+            }));
+        },
+    };
+}
+async function finishPromotion(work, settings) {
+    const { session } = work;
+    const old = work.stable;
+    const oldRelease = session.state.colors[old];
+    if (!oldRelease || settings.keepPrevious || oldRelease.status === 'stopped')
+        return;
+    try {
+        await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, {
+            app: settings.app,
+            color: old,
+            port: session.port(old),
+            image: oldRelease.image,
+            version: oldRelease.version,
+        }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({
+            ...session.state,
+            colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } },
+        });
+    }
+    catch (error) {
+        // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
+        work.report.error = `the previous color could not be stopped: ${errorMessage(error)}`;
+    }
+}
+
+;// CONCATENATED MODULE: ./cli/src/phases.ts
+
+
+
+
+
+
+
+
+/** The phases that change traffic: the blue-green action's deploy and promote, the rollback action's nginx method. */
+/** The runtime of a rollback (rollback, abort, monitor): as recorded unless named (rollback/rollback.ts). */
+const ROLLBACK_RUNTIME_DESCRIPTION = 'Leave empty to stop and start each color with the runtime recorded with the release it runs (every deploy records ' +
+    'its runtime and commands); or compose or command, then used for every color with its compose-file or start-command ' +
+    'and stop-command. A release deployed before runtimes were recorded needs it named: until then the rollback refuses ' +
+    'and touches nothing.';
+const deployCommand = command_define({
     name: 'deploy',
-    summary: "the blue-green action's deploy phase: the new version on the idle color, checked (preflight, health, smoke requests), then its canary share",
+    summary: "the blue-green action's deploy phase: the new version on the idle color, checked (preflight, health, smoke requests), " +
+        'then its canary share',
     usage: 'deploy --image IMAGE --version V [--canary-percent N] [options]',
-    example: `agent-loop deploy --image ghcr.io/org/agent-loop:1.4.2 --version v1.4.2 --canary-percent 10 ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
+    example: 'agent-loop deploy --image ghcr.io/org/agent-loop:1.4.2 --version v1.4.2 --canary-percent 10 ' +
+        `${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
     action: 'blue-green',
     fields: { ...hostFields, ...runtimeInputs, ...deployPhaseInputs },
     required: {
@@ -29094,7 +29506,8 @@ const deployCommand = commands_define({
         else {
             hostLines(deployed);
             if (deployed.ok)
-                terminal.info(`deployed ${deployed.version} on ${deployed.hosts.length} host(s) as ${deployed.activeColor}, taking ${deployed.canaryPercent}% of traffic`);
+                terminal.info(`deployed ${deployed.version} on ${deployed.hosts.length} host(s) as ${deployed.activeColor}, ` +
+                    `taking ${deployed.canaryPercent}% of traffic`);
             else if (deployed.refused)
                 return refusal(deployed, `the hosts refused the deploy of ${inputs.version}`);
             else
@@ -29103,9 +29516,10 @@ const deployCommand = commands_define({
         return phaseExit(deployed);
     },
 });
-const promoteCommand = commands_define({
+const promoteCommand = command_define({
     name: 'promote',
-    summary: "the blue-green action's promote phase: the canary takes all traffic, then the old color is drained and stopped; with --version, the canary must run that version",
+    summary: "the blue-green action's promote phase: the canary takes all traffic, then the old color is drained and stopped; " +
+        'with --version, the canary must run that version',
     usage: 'promote [--version V] [--drain-seconds N] [--keep-previous] [options]',
     example: `agent-loop promote --version v1.4.2 ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
     action: 'blue-green',
@@ -29144,11 +29558,13 @@ async function rollBack(inputs, context, aborting) {
     }
     hostLines(result);
     if (result.abortedMonitorMs !== null)
-        terminal.info(`the canary-monitor that held the hosts stopped ${result.abortedMonitorMs} ms after it was asked to (its verdict: aborted)`);
+        terminal.info(`the canary-monitor that held the hosts stopped ${result.abortedMonitorMs} ms after it was asked to ` +
+            '(its verdict: aborted)');
     if (result.ok) {
         terminal.info(result.noop
             ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic`
-            : `${aborting ? 'aborted: ' : ''}rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`);
+            : `${aborting ? 'aborted: ' : ''}rolled back to ${result.version} on ${result.hosts.length} host(s); ` +
+                `traffic restored ${result.restoredMs} ms after the start`);
         return ExitCode.ok;
     }
     if (result.refused)
@@ -29158,9 +29574,10 @@ async function rollBack(inputs, context, aborting) {
         terminal.info(`versions a rollback can go to: ${result.candidates.join(', ')}`);
     return ExitCode.failed;
 }
-const rollbackCommand = commands_define({
+const rollbackCommand = command_define({
     name: 'rollback',
-    summary: "the rollback action's nginx method: all traffic back to the last good version (or --target-version), with the same lock, write-ahead state, audit log and cancellation",
+    summary: "the rollback action's nginx method: all traffic back to the last good version (or --target-version), " +
+        'with the same lock, write-ahead state, audit log and cancellation',
     usage: 'rollback [--target-version V] [--reason TEXT] [--keep-failed] [options]',
     example: `agent-loop rollback --reason "checkout errors since v1.4.2" ${HOSTS_EXAMPLE}`,
     action: 'rollback',
@@ -29169,9 +29586,10 @@ const rollbackCommand = commands_define({
     check: (inputs) => common_inputs_checkRollbackRuntimeInputs(inputs),
     run: (inputs, context) => rollBack(inputs, context, false),
 });
-const abortCommand = commands_define({
+const abortCommand = command_define({
     name: 'abort',
-    summary: 'ends a canary or a ramp now: a canary-monitor that holds the hosts is asked to stop (verdict aborted) and all traffic goes back to the stable version; never goes back from a promoted release (that is rollback)',
+    summary: 'ends a canary or a ramp now: a canary-monitor that holds the hosts is asked to stop (verdict aborted) and all ' +
+        'traffic goes back to the stable version; never goes back from a promoted release (that is rollback)',
     usage: 'abort [--reason TEXT] [options]',
     example: `agent-loop abort --reason "paged: checkout errors" ${HOSTS_EXAMPLE}`,
     action: 'rollback',
@@ -29188,9 +29606,22 @@ const abortCommand = commands_define({
     check: (inputs) => common_inputs_checkRollbackRuntimeInputs(inputs),
     run: (inputs, context) => rollBack({ ...inputs, 'target-version': '' }, context, true),
 });
-const monitorCommand = commands_define({
+
+;// CONCATENATED MODULE: ./cli/src/monitor.ts
+
+
+
+
+
+
+
+
+
+/** canary-monitor's analysis from a terminal: a line per interval, an event per step, then the verdict. */
+const monitorCommand = command_define({
     name: 'monitor',
-    summary: "canary-monitor's analysis: a line per interval (requests, error rate and P95 per color), an event per step, the rollback it makes on its own (--auto-rollback false to only judge), then the verdict",
+    summary: "canary-monitor's analysis: a line per interval (requests, error rate and P95 per color), an event per step, " +
+        'the rollback it makes on its own (--auto-rollback false to only judge), then the verdict',
     usage: 'monitor [--mode canary|ramp|post-promotion] [--duration S] [--interval S] [--steps 10,50,100] [--policy YAML] [options]',
     example: `agent-loop monitor --mode ramp --steps 10,50,100 --duration 300 ${HOSTS_EXAMPLE}`,
     action: 'canary-monitor',
@@ -29221,69 +29652,22 @@ const monitorCommand = commands_define({
         return watched.verdict === 'success' ? ExitCode.ok : ExitCode.failed;
     },
 });
-const holdCommand = commands_define({
-    name: 'hold',
-    summary: 'keeps a ramp at its current step: the monitor watches the step window after window, still ready to roll back, until agent-loop resume; refuses when no host runs a canary; takes no lock',
-    usage: 'hold [--reason TEXT] [options]',
-    example: `agent-loop hold --reason "waiting for the ops review" ${HOSTS_EXAMPLE}`,
-    action: 'canary-monitor',
-    fields: { ...hostFields, reason: reasonField('held from the command line') },
-    descriptions: {
-        reason: "Why the ramp is held: kept in the hold request on every host, shown by status and in the monitor's held event.",
-    },
-    run: async (inputs, context) => {
-        const session = sessionFromInputs({ ...inputs, 'split-key': DEFAULT_SPLIT_KEY }, context.run, warningsOnly, systemClock);
-        // Read first (no lock): a hold with no canary would wait, unseen, for a ramp nobody started.
-        const statuses = await fleetStatus(context.hosts, {
-            app: session.app,
-            ...(session.router ? { router: session.router } : {}),
-            splitKey: session.splitKey,
-            connect: session.connect,
-            maxParallel: session.maxParallel,
-            clock: session.clock,
-            log: terminal,
-        });
-        const unread = statuses.filter((one) => one.error);
-        if (unread.length > 0) {
-            for (const one of unread)
-                terminal.warn(`${one.host}: cannot be read: ${one.error}`);
-            terminal.warn('nothing was held');
-            return ExitCode.failed;
-        }
-        const without = statuses.filter((one) => !one.canary);
-        if (without.length > 0) {
-            const serving = (one) => one.active ? `${one.colors[one.active]?.version ?? one.active} serves all traffic` : 'nothing is deployed';
-            throw new Refusal(without.length === statuses.length
-                ? `there is no canary or ramp to hold: ${[...new Set(without.map(serving))].join('; ')}`
-                : `${without.map((one) => `${one.host}: no canary (${serving(one)})`).join('; ')}; the others run one: deploy again so every host agrees`);
-        }
-        const written = await setHold(context.hosts, session, { reason: inputs.reason });
-        const canary = statuses[0].canary;
-        const lock = statuses[0].lock;
-        const ramping = lock?.phase === 'monitor ramp'
-            ? `${lockHolder(lock.phase)} run ${lock.runId} keeps it there after its current window`
-            : 'no ramp runs on it now: one started later stays at its first step';
-        terminal.info(`hold requested on ${written.length} host(s): ${canary.version} at ${canary.percent}% stays at its current step, watched, until agent-loop resume; ${ramping}`);
-        return ExitCode.ok;
-    },
-});
-const resumeCommand = commands_define({
-    name: 'resume',
-    summary: 'lifts a hold: a held ramp goes on after its current window',
-    usage: 'resume [options]',
-    example: `agent-loop resume ${HOSTS_EXAMPLE}`,
-    action: 'canary-monitor',
-    fields: { ...hostFields },
-    run: async (inputs, context) => {
-        const session = sessionFromInputs({ ...inputs, 'split-key': DEFAULT_SPLIT_KEY }, context.run, warningsOnly, systemClock);
-        const written = await setHold(context.hosts, session, null);
-        terminal.info(`hold lifted on ${written.length} host(s): a held ramp goes on after its current window`);
-        return ExitCode.ok;
-    },
-});
+
+;// CONCATENATED MODULE: ./cli/src/commands.ts
+
+
+
+
+/**
+ * The commands, one module per concern: what a command is (command.ts), the terminal it writes to
+ * (terminal.ts), status (status.ts), the phases that change traffic (phases.ts), the monitor
+ * (monitor.ts), hold and resume (hold.ts).
+ */
+
+
 /** Every command, in the order the help lists them. */
 const COMMANDS = [
-    commands_status,
+    status_status,
     deployCommand,
     promoteCommand,
     rollbackCommand,
@@ -29584,7 +29968,8 @@ function commandHelp(command) {
 function overview() {
     const width = Math.max(...COMMANDS.map((command) => command.name.length));
     const lines = [
-        ...wrap("agent-loop: the actions' deploy, promote, rollback and canary analysis from a terminal, with the same inputs, checks, locks, state and audit log, for when GitHub Actions is slow or down.", ''),
+        ...wrap("agent-loop: the actions' deploy, promote, rollback and canary analysis from a terminal, with the same inputs, " +
+            'checks, locks, state and audit log, for when GitHub Actions is slow or down.', ''),
         '',
         'usage: agent-loop <command> [options]',
         '       agent-loop <command> --help    every option of a command, with its environment variable and default',
@@ -29592,7 +29977,8 @@ function overview() {
         'commands:',
         ...COMMANDS.flatMap((command) => wrap(command.summary, ' '.repeat(width + 4)).map((line, index) => index === 0 ? `  ${command.name.padEnd(width)}  ${line.trimStart()}` : line)),
         '',
-        ...wrap('Every option can also be given in the environment: --ssh-private-key-file PATH is AGENT_LOOP_SSH_PRIVATE_KEY_FILE=PATH (upper case, hyphens as underscores); a flag wins over the variable.', ''),
+        ...wrap('Every option can also be given in the environment: --ssh-private-key-file PATH is ' +
+            'AGENT_LOOP_SSH_PRIVATE_KEY_FILE=PATH (upper case, hyphens as underscores); a flag wins over the variable.', ''),
         '',
         'example:',
         `  ${COMMANDS[0].example}`,
@@ -29627,7 +30013,8 @@ function route(argv) {
         if (command)
             return command;
         const suggestion = closest(name, COMMANDS.map((candidate) => candidate.name));
-        throw new errors_ConfigurationError(`unknown command ${JSON.stringify(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${COMMANDS.map((candidate) => candidate.name).join(', ')})`);
+        const names = COMMANDS.map((candidate) => candidate.name).join(', ');
+        throw new errors_ConfigurationError(`unknown command ${JSON.stringify(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${names})`);
     };
     if (HELP_WORDS.has(first))
         return { help: true, command: rest[0] && !rest[0].startsWith('-') ? find(rest[0]) : null };

@@ -8835,7 +8835,7 @@ class errors_HostError extends Error {
 class UnrecordedSwitchError extends errors_HostError {
     name = 'UnrecordedSwitchError';
 }
-function errors_errorMessage(error) {
+function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -8929,7 +8929,7 @@ function terminalJson(value) {
  * issue is cross-referenced. A code span would stop them too, but would show every value as code
  * and cannot sit inside another code span.
  */
-function surfaces_forMarkdown(text) {
+function forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
         .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => digits ? `${space}${digits}\\` : `${space}\\${marker}`)
@@ -8972,16 +8972,16 @@ function markdownLink(label, url) {
     try {
         const parsed = new URL(url);
         if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-            return new Markdown(surfaces_forMarkdown(url));
+            return new Markdown(forMarkdown(url));
         href = parsed.href.replace(/[()<>\s`|]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
     }
     catch {
-        return new Markdown(surfaces_forMarkdown(url));
+        return new Markdown(forMarkdown(url));
     }
-    return new Markdown(`[${surfaces_forMarkdown(label)}](${href})`);
+    return new Markdown(`[${forMarkdown(label)}](${href})`);
 }
-const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
-function surfaces_table(header, rows) {
+const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
+function table(header, rows) {
     return [
         `| ${header.join(' | ')} |`,
         `| ${header.map(() => '---').join(' | ')} |`,
@@ -8989,9 +8989,9 @@ function surfaces_table(header, rows) {
     ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
-const surfaces_hostCell = (label) => markdownCode(label);
+const hostCell = (label) => markdownCode(label);
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
-function surfaces_codeBlock(text) {
+function codeBlock(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
     const fence = '`'.repeat(longest + 1);
     return `${fence}text\n${showInvisible(text.replace(/\r\n|\r/g, '\n')).trimEnd()}\n${fence}`;
@@ -9026,6 +9026,10 @@ const external_node_os_namespaceObject = require("node:os");
 function escapeData(text) {
     return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text) {
+    return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
 /** A workflow command, `::name::message`. */
 function command(name, message) {
     process.stdout.write(`::${name}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
@@ -9050,7 +9054,7 @@ const runner = {
         if (fileCommand('OUTPUT', name, value))
             return;
         process.stdout.write(external_node_os_namespaceObject.EOL);
-        process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
+        process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
     },
     /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
     saveState(name, value) {
@@ -9197,10 +9201,10 @@ async function runAction(body) {
         else {
             if (error instanceof Error && error.stack)
                 runner.debug(forLog(error.stack));
-            runner.setFailed(forLog(errors_errorMessage(error)));
+            runner.setFailed(forLog(errorMessage(error)));
             // An error that knows a plain re-run cannot help (a torn state file) says what will.
             const remedy = error instanceof Error ? error.remedy : undefined;
-            await failureSummary(errors_errorMessage(error), typeof remedy === 'string'
+            await failureSummary(errorMessage(error), typeof remedy === 'string'
                 ? remedy
                 : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
@@ -9216,9 +9220,9 @@ async function failureSummary(message, next) {
         return;
     const app = runner.getInput('app');
     // The input may be what made the step stop: shown as text, never as Markdown.
-    const title = `### ❌ ${app ? `${surfaces_forMarkdown(app)}: ` : ''}the step stopped`;
+    const title = `### ❌ ${app ? `${forMarkdown(app)}: ` : ''}the step stopped`;
     try {
-        await writeSummary([title, '', surfaces_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+        await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
     }
     catch {
         // The summary is for people; the step's failure has been reported already.
@@ -9455,7 +9459,7 @@ async function bestEffort(what, warn, body) {
         return await body();
     }
     catch (error) {
-        warn(`${what} failed: ${errors_errorMessage(error)}`);
+        warn(`${what} failed: ${errorMessage(error)}`);
         return null;
     }
 }
@@ -19080,7 +19084,7 @@ function preprocess(fn, schema) {
  * The two colors an app runs as on a host: one serves, the other takes the next version, and
  * traffic moves between them.
  */
-const colors_COLORS = ['blue', 'green'];
+const COLORS = ['blue', 'green'];
 const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
 
 ;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
@@ -19129,6 +19133,299 @@ const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
 const ANY_TEXT = /^[\s\S]*$/;
 /** A GitHub deployment id. */
 const DEPLOYMENT_ID = /^\d{1,20}$/;
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state-changes.ts
+
+/**
+ * Changes to a host's state, pure: its history and releases, bounded in length, and the rebuilding
+ * of the releases of a state an older version wrote.
+ */
+/** Folds text to one line of printable characters (for a release's note). */
+function oneLine(text) {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
+}
+const HISTORY_LIMIT = 200;
+const RELEASE_LIMIT = 50;
+function emptyState(app, now) {
+    return {
+        schema: 2,
+        app,
+        active: null,
+        colors: {},
+        canary: null,
+        releases: [],
+        pending: null,
+        history: [],
+        updatedAt: now,
+    };
+}
+function withHistory(state, entry) {
+    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
+}
+function newReleaseId() {
+    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+function addRelease(state, release) {
+    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
+}
+function updateRelease(state, id, change) {
+    if (!id)
+        return state;
+    return {
+        ...state,
+        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
+    };
+}
+/** The release serving all (or, during a canary, most) traffic. */
+function liveRelease(state) {
+    return [...state.releases].reverse().find((release) => release.status === 'live');
+}
+/** Releases one can roll back to by name: image known, newest first, one per version. */
+function rollbackCandidates(state) {
+    const seen = new Set();
+    return [...state.releases].reverse().filter((release) => {
+        if (seen.has(release.version))
+            return false;
+        seen.add(release.version);
+        return true;
+    });
+}
+/**
+ * A state written by an older version (schema 1) has only its history: rebuild the releases
+ * from it, so `previous` means the same thing on an upgraded host.
+ */
+function migrateState(state) {
+    if (state.schema === 2)
+        return state;
+    let next = { ...state, schema: 2, releases: [], pending: null };
+    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
+    for (const entry of state.history) {
+        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+            continue;
+        if (entry.action === 'deploy') {
+            const first = entry.outcome === 'success' && !liveRelease(next);
+            const status = entry.outcome === 'success'
+                ? first
+                    ? 'live'
+                    : 'canary'
+                : entry.outcome === 'cancelled'
+                    ? 'cancelled'
+                    : 'failed';
+            next = addRelease(next, {
+                id: newReleaseId(),
+                version: entry.version,
+                image: entry.image,
+                color: entry.color,
+                runId: entry.runId,
+                deployedAt: entry.time,
+                status,
+                servedAt: first ? entry.time : null,
+                restoredAt: null,
+                endedAt: null,
+                note: 'rebuilt from the history',
+            });
+        }
+        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
+            const previous = liveRelease(next);
+            const target = find(entry.version);
+            if (previous && previous.id !== target?.id)
+                next = updateRelease(next, previous.id, {
+                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
+                    endedAt: entry.time,
+                });
+            for (const release of next.releases)
+                if (release.status === 'canary' && release.id !== target?.id)
+                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+            if (target)
+                next = updateRelease(next, target.id, {
+                    status: 'live',
+                    servedAt: target.servedAt ?? entry.time,
+                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
+                });
+        }
+    }
+    return next;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+
+
+
+
+
+/**
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename, `state-write.ts`), changed only under the lock
+ * (`lock.ts`), and every step is appended to an audit log (`audit.ts`). This module is the model:
+ * the file's schema, its paths, and how its text is read and checked.
+ */
+const colorSchema = schemas_enum(COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is. The lock's owner
+// file is read with the same fields (lock-owner.ts).
+const state_version = schemas_string().regex(VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+const plainText = (max) => schemas_string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
+// they tell one job's lock and pending switch from another job's of the same run (a matrix).
+const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
+const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
+const colorState = object({
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
+    status: schemas_enum(['running', 'stopped']),
+    since: state_time,
+});
+const historyEntry = object({
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
+    color: colorSchema,
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+    /**
+     * The runtime it was started with. Only its shape is checked here: what its options may be is
+     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+     */
+    runtime: object({
+        name: schemas_string().max(100),
+        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
+            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
+    })
+        .optional(),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
+        .optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    /** The job that made the change, and its token: a post step settles only its own job's change. */
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+    commit: object({
+        active: colorSchema.nullable(),
+        canary: canarySchema.nullable(),
+        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
+    }),
+});
+const appStateSchema = object({
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+    active: colorSchema.nullable(),
+    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
+    history: array(historyEntry),
+    updatedAt: state_time,
+});
+function statePaths(stateDir, app) {
+    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
+    return {
+        dir,
+        state: `${dir}/state.json`,
+        lock: `${dir}/lock`,
+        audit: `${dir}/audit.log`,
+        abort: `${dir}/abort`,
+        hold: `${dir}/hold`,
+    };
+}
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    name = 'StateUnreadable';
+    /** What the step summary says to do: a plain re-run would meet the same file. */
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), ' +
+        'which rebuilds the state from the audit log and the live weights and says what it found.';
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function parseState(text, app) {
+    let document;
+    try {
+        document = JSON.parse(text);
+    }
+    catch {
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
+    }
+    const parsed = appStateSchema.safeParse(document);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return {
+            ok: false,
+            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
+        };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${show_printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+/**
+ * The state file's text, only in a form the next run will read back: a value that does not fit (an
+ * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
+ */
+function state_stateText(host, state) {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    const check = parseState(text, state.app);
+    if (!check.ok)
+        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+    return text;
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
 
@@ -19316,7 +19613,7 @@ function splitWords(line) {
 class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
+async function connect(target, options) {
     const entries = parseKnownHosts(options.knownHosts);
     let rejection;
     const hostVerifier = (key) => {
@@ -19425,7 +19722,7 @@ async function ssh_runChecked(remote, argv, what, options) {
  */
 function onEachHost(hosts, limit, options, task) {
     return settleLimit(hosts, limit, async (host) => {
-        const remote = await ssh_connect(host.target, options);
+        const remote = await connect(host.target, options);
         try {
             return await task(remote, host);
         }
@@ -19435,497 +19732,26 @@ function onEachHost(hosts, limit, options, task) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/audit.ts
 
 
 
-
-
-
-
-/**
- * What a host remembers about an app: which color serves, what runs in each color, every release
- * with what became of it, and the traffic change in flight (written before nginx is touched).
- * Written atomically (temporary file + rename), changed only under the lock, and every step is
- * appended to an audit log.
- */
-const colorSchema = schemas_enum(colors_COLORS);
-// Everything read back from a host is validated with the inputs' own patterns: a state file is
-// data another party may have written, never something to print or run as it is.
-const state_version = schemas_string().regex(VERSION, 'a version label');
-const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
-const imageOrEmpty = union([literal(''), state_image]);
-const plainText = (max) => schemas_string()
-    .max(max)
-    // eslint-disable-next-line no-control-regex
-    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
-const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
-const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
-const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
-// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
-// they tell one job's lock and pending switch from another job's of the same run (a matrix).
-const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
-const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
-const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
-const colorState = object({
-    image: state_image,
-    version: state_version,
-    port: schemas_number().int().min(1).max(65535),
-    status: schemas_enum(['running', 'stopped']),
-    since: state_time,
-});
-const historyEntry = object({
-    time: state_time,
-    runId,
-    actor,
-    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
-    color: colorSchema,
-    version: union([literal(''), state_version]),
-    image: imageOrEmpty,
-    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
-    detail: schemas_string().max(600).optional(),
-});
-/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
-const releaseSchema = object({
-    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
-    version: state_version,
-    image: state_image,
-    color: colorSchema,
-    runId,
-    deployedAt: state_time,
-    status: schemas_enum(RELEASE_STATUSES),
-    /** When it first took all traffic (null: never did). */
-    servedAt: state_time.nullable(),
-    /** When a rollback put it back in service (the newest such time). */
-    restoredAt: state_time.nullable().default(null),
-    endedAt: state_time.nullable().default(null),
-    note: plainText(300).default(''),
-    /**
-     * The runtime it was started with. Only its shape is checked here: what its options may be is
-     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
-     */
-    runtime: object({
-        name: schemas_string().max(100),
-        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
-            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
-    })
-        .optional(),
-});
-const canarySchema = object({
-    color: colorSchema,
-    version: state_version,
-    image: state_image,
-    percent: schemas_number().int().min(0).max(100),
-    since: state_time,
-    runId,
-    release: schemas_string().optional(),
-    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
-        .optional(),
-});
-/**
- * A traffic change in flight, written before nginx is touched and cleared once the outcome is
- * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
- * traffic on the `recover` side and records `commit` when that side is `to`.
- */
-const pendingSchema = object({
-    runId,
-    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
-    at: state_time,
-    from: weights.nullable(),
-    to: weights,
-    recover: schemas_enum(['from', 'to']),
-    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
-    release: schemas_string().optional(),
-    /** The job that made the change, and its token: a post step settles only its own job's change. */
-    job: jobId.optional(),
-    jobToken: state_jobToken.optional(),
-    commit: object({
-        active: colorSchema.nullable(),
-        canary: canarySchema.nullable(),
-        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
-    }),
-});
-const appStateSchema = object({
-    schema: union([literal(1), literal(2)]),
-    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
-    active: colorSchema.nullable(),
-    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: canarySchema.nullable(),
-    releases: array(releaseSchema).default([]),
-    pending: pendingSchema.nullable().default(null),
-    history: array(historyEntry),
-    updatedAt: state_time,
-});
-/** Folds text to one line of printable characters (for a release's note). */
-function state_oneLine(text) {
-    // eslint-disable-next-line no-control-regex
-    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
-}
-const HISTORY_LIMIT = 200;
-const RELEASE_LIMIT = 50;
-function emptyState(app, now) {
-    return {
-        schema: 2,
-        app,
-        active: null,
-        colors: {},
-        canary: null,
-        releases: [],
-        pending: null,
-        history: [],
-        updatedAt: now,
-    };
-}
-function state_withHistory(state, entry) {
-    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
-}
-function newReleaseId() {
-    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-function addRelease(state, release) {
-    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
-}
-function state_updateRelease(state, id, change) {
-    if (!id)
-        return state;
-    return {
-        ...state,
-        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
-    };
-}
-/** The release serving all (or, during a canary, most) traffic. */
-function liveRelease(state) {
-    return [...state.releases].reverse().find((release) => release.status === 'live');
-}
-/** Releases one can roll back to by name: image known, newest first, one per version. */
-function state_rollbackCandidates(state) {
-    const seen = new Set();
-    return [...state.releases].reverse().filter((release) => {
-        if (seen.has(release.version))
-            return false;
-        seen.add(release.version);
-        return true;
+async function audit(remote, paths, record) {
+    await runChecked(remote, fileCommands.appendLine(paths.audit), 'writing the audit log', {
+        stdin: `${JSON.stringify(record)}\n`,
     });
 }
-/**
- * A state written by an older version (schema 1) has only its history: rebuild the releases
- * from it, so `previous` means the same thing on an upgraded host.
- */
-function migrateState(state) {
-    if (state.schema === 2)
-        return state;
-    let next = { ...state, schema: 2, releases: [], pending: null };
-    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
-    for (const entry of state.history) {
-        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
-            continue;
-        if (entry.action === 'deploy') {
-            const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success'
-                ? first
-                    ? 'live'
-                    : 'canary'
-                : entry.outcome === 'cancelled'
-                    ? 'cancelled'
-                    : 'failed';
-            next = addRelease(next, {
-                id: newReleaseId(),
-                version: entry.version,
-                image: entry.image,
-                color: entry.color,
-                runId: entry.runId,
-                deployedAt: entry.time,
-                status,
-                servedAt: first ? entry.time : null,
-                restoredAt: null,
-                endedAt: null,
-                note: 'rebuilt from the history',
-            });
-        }
-        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
-            const previous = liveRelease(next);
-            const target = find(entry.version);
-            if (previous && previous.id !== target?.id)
-                next = state_updateRelease(next, previous.id, {
-                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
-                    endedAt: entry.time,
-                });
-            for (const release of next.releases)
-                if (release.status === 'canary' && release.id !== target?.id)
-                    next = state_updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
-            if (target)
-                next = state_updateRelease(next, target.id, {
-                    status: 'live',
-                    servedAt: target.servedAt ?? entry.time,
-                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
-                });
-        }
-    }
-    return next;
-}
-function state_statePaths(stateDir, app) {
-    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return {
-        dir,
-        state: `${dir}/state.json`,
-        lock: `${dir}/lock`,
-        audit: `${dir}/audit.log`,
-        abort: `${dir}/abort`,
-        hold: `${dir}/hold`,
-    };
-}
-/**
- * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
- * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
- * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
- * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
- * and the mode's umask, then renamed over the target; a planted link is never followed) or
- * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
- * file (`mv`) and none per append: on a busy host every process counts.
- */
-const WRITE_FILES_SHELL = `set -C
-put() {
-  d=\${1%/*}; [ -n "$d" ] || d=/
-  [ -d "$d" ] || mkdir -p "$d" || return 1
-  if [ "$2" = append ]; then
-    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
-    printf '%s' "$3" >> "$1"
-    return
-  fi
-  t="$d/.agent-loop.$nonce.$wrote"
-  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
-  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
-  rm -f "$t"
-  return 1
-}`;
-/**
- * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
- * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
- * are left in "$@".
- */
-const PUT_ALL_SHELL = `wrote=0; n=$1; shift
-while [ "$n" -gt 0 ]; do
-  put "$1" "$2" "$3" || break
-  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
-done
-[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
-/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
-const INLINE_WRITE_BYTES = 64 * 1024;
-/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
-function writeArgs(writes) {
-    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
-    if (total > INLINE_WRITE_BYTES)
-        return null;
-    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
-}
-/** An unguessable part for temporary names. */
-const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
-const commands = {
-    readFile(path) {
-        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
-    },
-    /**
-     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
-     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
-     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
-     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
-     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
-     * error on a short input.
-     */
-    writeFileAtomic(path, mode = '644', bytes) {
-        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
-    },
-    /**
-     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
-     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
-     * written, then one failed.
-     */
-    writeFiles(writes) {
-        const args = writeArgs(writes);
-        if (!args)
-            return null;
-        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
-    },
-    appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
-    },
-    /**
-     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
-     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
-     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-     * (nothing for a lock without an owner file) and exit 1.
-     */
-    acquireLock(lockDir) {
-        return shell_script('al-lock', [
-            'parent=$(dirname "$1")',
-            'mkdir -p "$parent" || exit 3',
-            // A rename replaces an empty folder: without this check, a lock folder an operator made by
-            // hand (mkdir lock) to stop deploys would be taken silently.
-            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
-            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-            '  rm -rf "$tmp"',
-            'fi',
-            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
-            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
-            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
-            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
-            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
-            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'printf "%s" "$owner"',
-            'exit 1',
-        ].join('\n'), [lockDir]);
-    },
-    /**
-     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
-     * none: exit 5 when an owner file has appeared since it was read.
-     */
-    takeOverLock(lockDir) {
-        return shell_script('al-unlock-ownerless', [
-            'set -u',
-            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
-            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
-            'rm -rf "$aside"',
-        ].join('\n'), [lockDir]);
-    },
-    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
-    breakLock(lockDir, staleSeconds) {
-        return shell_script('al-unlock-stale', [
-            'set -u',
-            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
-            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
-        ].join('\n'), [lockDir, String(staleSeconds)]);
-    },
-    /**
-     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
-     * removed, so no one ever sees it as a folder without its owner file.
-     */
-    releaseLock(lockDir, token) {
-        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
-    },
-    /**
-     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
-     * its version only once it has read the state under the lock: a monitor, its canary's.
-     */
-    relabelLock(lockDir, token) {
-        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
-    },
-    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
-    heartbeat(lockDir, token) {
-        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
-        // post step run) must not create a file in the lock's place, which would block every next run.
-        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-    },
+const auditCommands = {
     /** The last state the audit log recorded (repair). */
     lastAuditedState(auditPath) {
         return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
     },
 };
-// --- running them --------------------------------------------------------------------------
-async function readRemoteFile(remote, path) {
-    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
-    const newline = output.indexOf('\n');
-    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
-}
-async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
-        stdin: content,
-    });
-}
-/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
-class StateUnreadable extends errors_HostError {
-    path;
-    problem;
-    name = 'StateUnreadable';
-    /** What the step summary says to do: a plain re-run would meet the same file. */
-    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
-    constructor(host, path, problem) {
-        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
-        this.path = path;
-        this.problem = problem;
-    }
-}
-function parseState(text, app) {
-    let document;
-    try {
-        document = JSON.parse(text);
-    }
-    catch {
-        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
-    }
-    const parsed = appStateSchema.safeParse(document);
-    if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return {
-            ok: false,
-            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
-        };
-    }
-    if (parsed.data.app !== app)
-        return { ok: false, problem: `belongs to the app '${show_printable(parsed.data.app)}', not '${app}'` };
-    return { ok: true, state: migrateState(parsed.data) };
-}
-async function readState(remote, paths, app, now) {
-    const text = await readRemoteFile(remote, paths.state);
-    if (text === null)
-        return emptyState(app, now);
-    const parsed = parseState(text, app);
-    if (!parsed.ok)
-        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
-    return parsed.state;
-}
-/**
- * The state file's text, only in a form the next run will read back: a value that does not fit (an
- * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
- */
-function stateText(host, state) {
-    const text = `${JSON.stringify(state, null, 2)}\n`;
-    const check = parseState(text, state.app);
-    if (!check.ok)
-        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
-    return text;
-}
-async function writeState(remote, paths, state) {
-    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
-}
-/**
- * Writes the state and appends audit lines in the same command (one round trip). The state comes
- * first; when only the audit append fails, the state is written and the problem is returned as a
- * warning (an audit failure never stops a phase).
- */
-async function writeStateAndAudit(remote, paths, state, auditLines) {
-    const text = stateText(remote.label, state);
-    const writes = [{ path: paths.state, content: text, mode: '644' }];
-    if (auditLines)
-        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
-    const argv = commands.writeFiles(writes);
-    if (!argv) {
-        // Too large to go inside one command: the state on stdin, then the audit lines.
-        await writeRemoteFile(remote, paths.state, text);
-        if (!auditLines)
-            return null;
-        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
-    }
-    const result = await remote.run(argv);
-    if (result.code === 0)
-        return null;
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
-        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
-    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-}
-async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', {
-        stdin: `${JSON.stringify(record)}\n`,
-    });
-}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/lock-owner.ts
+
+
+
 /**
  * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
  * a version it does not name yet: a lock's owner is read back with these, like the state.
@@ -19943,8 +19769,8 @@ const LOCK_PHASES = [
 const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
 const lockOwnerFields = {
     token: schemas_string().max(100),
-    runId,
-    actor,
+    runId: runId,
+    actor: actor,
     version: lockVersion,
     phase: schemas_enum(LOCK_PHASES),
     time: state_time,
@@ -20017,28 +19843,120 @@ class LockHeld extends errors_ConfigurationError {
     stale;
     constructor(host, owner, ageSeconds, stale) {
         const who = owner
-            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
+            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} ` +
+                `(${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
             : '';
         super(!owner
             ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
-                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
+                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); ` +
+                    'it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over'
             : stale
-                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
+                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; ` +
+                    're-run with break-stale-lock: true to break it'
+                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; ` +
+                    'set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run');
         this.owner = owner;
         this.ageSeconds = ageSeconds;
         this.stale = stale;
     }
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/lock.ts
+
+
+
+
+/**
+ * A host's lock for one app: a folder made in one atomic step with its owner file inside, kept alive
+ * by a heartbeat, released only by its owner, broken only when stale, taken over only when ownerless.
+ */
+const lockCommands = {
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * (nothing for a lock without an owner file) and exit 1.
+     */
+    acquireLock(lockDir) {
+        return shell_script('al-lock', [
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            // A rename replaces an empty folder: without this check, a lock folder an operator made by
+            // hand (mkdir lock) to stop deploys would be taken silently.
+            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            '  rm -rf "$tmp"',
+            'fi',
+            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
+            'printf "%s" "$owner"',
+            'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /**
+     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+     * none: exit 5 when an owner file has appeared since it was read.
+     */
+    takeOverLock(lockDir) {
+        return shell_script('al-unlock-ownerless', [
+            'set -u',
+            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+            'rm -rf "$aside"',
+        ].join('\n'), [lockDir]);
+    },
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
+    },
+    /**
+     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+     * removed, so no one ever sees it as a folder without its owner file.
+     */
+    releaseLock(lockDir, token) {
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then ' +
+            'aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; ' +
+            'mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
+    },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; ' +
+            'cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+};
 /** Takes the app's lock on a host; returns a function that releases it. */
 async function acquireLock(remote, paths, owner, options) {
     let deadline = options.now() + options.waitSeconds * 1000;
     let asked = false;
     for (;;) {
-        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        const result = await remote.run(lockCommands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
         if (result.code === 0 && result.stdout.trim() === 'acquired') {
             return async () => {
-                await remote.run(commands.releaseLock(paths.lock, owner.token));
+                await remote.run(lockCommands.releaseLock(paths.lock, owner.token));
             };
         }
         if (result.code === 4)
@@ -20051,7 +19969,7 @@ async function acquireLock(remote, paths, owner, options) {
         const holder = parseLockOwner(rest.join('\n'));
         if (!holder && options.takeOver) {
             options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
-            const taken = await remote.run(commands.takeOverLock(paths.lock));
+            const taken = await remote.run(lockCommands.takeOverLock(paths.lock));
             // Exit 5: an owner appeared meanwhile; the next attempt sees it.
             if (taken.code !== 0 && taken.code !== 5)
                 throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${show_printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
@@ -20061,7 +19979,7 @@ async function acquireLock(remote, paths, owner, options) {
         const stale = holder !== null && ageSeconds > options.staleSeconds;
         if (stale && options.breakStale) {
             options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
-            await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+            await ssh_runChecked(remote, lockCommands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
             continue;
         }
         if (!stale && !asked && options.onHeld) {
@@ -20075,929 +19993,159 @@ async function acquireLock(remote, paths, owner, options) {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state-write.ts
+
+
+
 
 
 
 /**
- * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
- * user that is root or may use sudo without a password, it makes the state directory the deploy
- * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
- * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
- * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
- * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
- * sure nginx knows the agent_loop log format and includes the include directory. Every file is
- * written as a temporary file in a directory that only root may write, then renamed into place.
- * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
- * `ok` or `todo`.
+ * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
+ * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
+ * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
+ * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
+ * and the mode's umask, then renamed over the target; a planted link is never followed) or
+ * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
+ * file (`mv`) and none per append: on a busy host every process counts.
  */
-/** The access log format the canary monitor reads (one JSON object per request). */
-const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-/**
- * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
- * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
- * directories would then have to be the deploy user's.
- */
-function sudoersRule(deployUser, helperPath) {
-    if (!USER_NAME.test(deployUser))
-        throw new ConfigurationError(`'${deployUser}' is not a user name`);
-    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
-        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
-    return [
-        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
-        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
-        '',
-    ].join('\n');
-}
-/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
-function deployNginxCommand(helperPath) {
-    return ['sudo', '-n', helperPath].join(' ');
-}
-/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
-const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
-if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
-[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
-case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
-function locateCommand(name) {
-    return script('al-locate', LOCATE_SCRIPT, [name]);
-}
-const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
-if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
-elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
-else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
-id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
-group=$(id -gn "$user")
-err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
-
-# A directory, and every one above it, that only root may write (above it, also root's with the
-# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
-# cannot be swapped by anyone else between its check and its use.
-root_only() {
-  d=$1; own=yes
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
-    own=no
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
-# target's own directory, then a rename (which replaces a link rather than writing through it).
-install_root() {
-  dir=$(dirname "$1")
-  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
-  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
-  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
-  as_root rm -f "$tmp"; return 1
-}
-same_root_file() { # target mode: already root's, with that mode and the text in $text
-  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
-}
-
-if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
-elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
-else echo "todo=state directory $state_dir: $(cat "$err")"; fi
-
-# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
-if [ "$drive_nginx" = yes ]; then
-# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
-include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
-if [ ! -d "$include_dir" ]; then
-  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
-elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
-else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-for f in "$include_dir"/* "$include_dir"/.[!.]*; do
-  { [ -e "$f" ] || [ -L "$f" ]; } || continue
-  owner=$(stat -c %U "$f")
-  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
-done
-
-printf '%s\\n' "$helper_text" > "$text"
-if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
-elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
-else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
-
-printf '%s' "$rule_text" > "$text"
-if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
-elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
-else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
-fi
-
-if [ -n "$access_log" ]; then
-  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
-  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
-  else
-    case $access_log in
-      *.log)
-        if [ ! -e "$access_log" ]; then
-          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
-        fi
-        if [ -f "$access_log" ]; then
-          log_group=$(stat -c %G "$access_log")
-          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
-            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
-          fi
-          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
-          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
-          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
-          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
-          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
-          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
-            [ -f "$conf" ] || continue
-            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
-            set -f
-            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
-            set +f
-            [ "$covered" = yes ] || continue
-            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
-              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
-            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
-          done
-        fi ;;
-      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
-    esac
+const WRITE_FILES_SHELL = `set -C
+put() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  [ -d "$d" ] || mkdir -p "$d" || return 1
+  if [ "$2" = append ]; then
+    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
+    printf '%s' "$3" >> "$1"
+    return
   fi
-fi
-
-[ "$drive_nginx" = yes ] || exit 0
-config=$(as_root "$@" -T 2>/dev/null || true)
-case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
-  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
-if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
-else
-  file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" > "$text"
-  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
-  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
-fi
-
-# The app's split variable before its first deploy: a server block may then name it (requests get
-# 502 until that deploy's switch replaces this file with the real split).
-if [ -n "$app" ]; then
-  file="$include_dir/agent-loop-$app.conf"
-  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
-  else
-    printf '%s\n' "$placeholder_text" > "$text"
-    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
-      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
-    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
-  fi
-fi`));
-/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
-const drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
-/**
- * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
- * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
- * only the state directory and the access log: nginxPath and helperText are not used.
- */
-function setupCommand(plan, nginxPath, helperText) {
-    if (!USER_NAME.test(plan.deployUser))
-        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
-    const nginxArgs = plan.nginx.slice(1);
-    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    // An app's split variable is written only with its placeholder text.
-    const placeholder = plan.placeholder ?? '';
-    const app = placeholder === '' ? '' : (plan.app ?? '');
-    if (app !== '' && !APP_NAME.test(app))
-        throw new ConfigurationError(`'${app}' is not an app name`);
-    return script('al-host-setup', SETUP_SCRIPT, [
-        plan.deployUser,
-        plan.stateDir,
-        plan.includeDir,
-        plan.accessLog,
-        plan.sudoersFile,
-        AGENT_LOOP_LOG_FORMAT,
-        rule,
-        plan.switchHelper,
-        helperText,
-        app,
-        placeholder,
-        drivesNginx(plan) ? 'yes' : 'no',
-        ...(drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
-    ]);
-}
-function parseSetup(host, output) {
-    const report = { host, nginxPath: '', items: [] };
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const value = line.slice(eq + 1);
-        if (key === 'fatal')
-            report.fatal = value;
-        else if (key === 'nginx_path')
-            report.nginxPath = value;
-        else if (key === 'changed' || key === 'ok' || key === 'todo')
-            report.items.push({ outcome: key, what: value });
-    }
-    return report;
-}
-/**
- * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
- * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
- */
-async function setupHost(remote, plan, helperFor) {
-    if (!drivesNginx(plan)) {
-        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
-        const report = parseSetup(remote.label, result.stdout);
-        if (result.code !== 0 && !report.fatal)
-            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-        return report;
-    }
-    const name = plan.nginx[0] ?? 'nginx';
-    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
-    if (!located)
-        return {
-            host: remote.label,
-            nginxPath: '',
-            items: [],
-            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
-        };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
-        timeoutMs: 120_000,
-    });
-    const report = parseSetup(remote.label, result.stdout);
-    report.nginxPath = located;
-    if (result.code !== 0 && !report.fatal)
-        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-    return report;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
-/**
- * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
- * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
- * files only root may write.
- *
- * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
- *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
- *   a fleet tool, a pinned list) installs that as the root-owned program
- *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
- *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
- * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
- *   regular file that only root may write, in directories that only root may write: logrotate runs
- *   its scripts as root.
- *
- * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
- * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
- */
-/** Where an admin puts the program that replaces apt-get for `upgrade`. */
-const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
-/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
-const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
-# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
-root_alone() {
-  [ -f "$1" ] && [ ! -L "$1" ] || return 1
-  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
-  [ "\${2-}" = 0 ] || return 1
-  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
-  d=$(dirname "$1")
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-upkeep() {
-  verb=$1; shift
-  out=$(mktemp) || die 41 "could not make a temporary file"
-  case $verb in
-    upgrade)
-      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
-      hook=${UPGRADE_HOOK}
-      if [ -e "$hook" ] || [ -L "$hook" ]; then
-        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
-        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
-        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
-      fi
-      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
-        echo "upgraded by apt-get"; rm -f "$out"; return 0
-      fi
-      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
-    rotate-logs)
-      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
-      config=\${1:-/etc/logrotate.conf}
-      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
-      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
-      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
-      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
-      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
-  esac
-}`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
-
-
-/**
- * The privileged half of the nginx router: the one program that writes an app's traffic include
- * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
- * so whoever writes a directive there is root (an `access_log` path and a log format of its
- * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
- * name, three ports, a split key, two weights, a generation), each checked here, and this program
- * renders the include from its one template.
- *
- * Two ways to run it, one text:
- * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
- *   command the deploy user's sudoers rule allows, with the include directory and the nginx
- *   command line fixed in it by root (the caller cannot name another file or another nginx);
- * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
- *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
- *
- * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
- * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
- * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
- * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
- */
-/** Where host-setup installs the helper unless told otherwise. */
-const SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
-/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
-const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
-/**
- * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
- * else null: the command is nginx itself, run by a user nginx already trusts.
- */
-function switchHelperPath(nginxCommand) {
-    let words = [...nginxCommand];
-    if (words[0] === 'sudo') {
-        words = words.slice(1);
-        while (words[0]?.startsWith('-'))
-            words = words.slice(1);
-    }
-    const [program, ...rest] = words;
-    if (!program || rest.length > 0 || !program.startsWith('/'))
-        return null;
-    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
-}
-/**
- * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
- * or its text as `sh -c` with the host's include directory and nginx command.
- */
-function nginxControl(nginxCommand, includeDir) {
-    return switchHelperPath(nginxCommand)
-        ? [...nginxCommand]
-        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
-}
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
-function helperFile(target) {
-    if (!target.nginx[0]?.startsWith('/'))
-        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
-    return [
-        '#!/bin/sh',
-        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
-        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
-        '# Every argument is checked; the include directory and nginx are fixed below.',
-        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
-        helperBody(target),
-    ].join('\n');
-}
-function helperBody(target) {
-    if (target.nginx.length === 0)
-        throw new Error('empty nginx command');
-    return [
-        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
-        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
-        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
-    ].join('\n');
-}
-/**
- * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
- * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
- * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
- * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
- * 34 the include is a link; 37 the include directory is writable by someone else than the user this
- * runs as.
- */
-const HELPER_SCRIPT = `set -u
-umask 022
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-verb=\${1-}; [ $# -eq 0 ] || shift
-# UPKEEP
-# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
-# caller may not be allowed to read them.
-config_check() {
-  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
-  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
-  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
-  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
-  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  t="$d/.agent-loop.$nonce.$wrote"
+  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
+  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
+  rm -f "$t"
   return 1
-}
-# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
-# says about the app's server block, told as two facts and never as a line of a file: whether a
-# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
-# file in the agent_loop format. Comments are dropped and statements split at ';'.
-server_facts() {
-  var=agent_loop_; rest=$1
-  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
-  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
-  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
-    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
-    {
-      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
-      split(s, w, " ")
-      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
-      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
-    }
-    END { print "proxy=" proxy " log=" logged }'
-}
-case $verb in
-  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
-  inspect)
-    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
-    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
-    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
-    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
-    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
-    server_facts "$1" "$2"; exit $? ;;
-  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
-  render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
-esac
-[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
-app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
-bad() { die 2 "refused: $1 must be $2"; }
-case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-[ \${#app} -le 40 ] || bad app "at most 40 characters"
-for port in "$blue_port" "$green_port" "$status_port"; do
-  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
-  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+}`;
+/**
+ * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
+ * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
+ * are left in "$@".
+ */
+const PUT_ALL_SHELL = `wrote=0; n=$1; shift
+while [ "$n" -gt 0 ]; do
+  put "$1" "$2" "$3" || break
+  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
 done
-{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
-case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
-[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
-case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
-[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
-case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
-{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
-case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
-[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
-
-# nginx names: agent_loop_<app with hyphens as underscores>
-name=agent_loop_; rest=$app
-while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
-status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
-render() {
-  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
-  printf '# agent-loop: %s\\n' "$status"
-  # Each color's upstream lists the other color as a backup: a request that an old worker still
-  # sends to a color just stopped (connection refused) is retried on the other one. Only
-  # connection errors fall back; an HTTP error from a color is its own.
-  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
-  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
-  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
-    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
-    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
-  else
-    # The smaller share is listed with its percentage, the larger takes the rest.
-    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
-    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
-  fi
-  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
-  # The answer also names the worker that gave it ($pid), for the confirmation below.
-  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
-}
-[ "$verb" = render ] && { render; exit 0; }
-
-# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
-# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
-# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
-proc_stat() {
-  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
-  set -- \${line##*) }
-  [ $# -ge 20 ] || return 1
-  state=$1; ppid=$2; shift 19; start=$1
-}
-dir=$include_dir
-file="$dir/agent-loop-$app.conf"
-[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
-# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
-set -- $(stat -c '%u %a' "$dir")
-[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
-case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
-[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
-tmp="$dir/.agent-loop-new.$nonce"
-( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-# Every process nginx starts from here on runs the new file: born is the start time of one started
-# now (this subshell), on their clock.
-born=$(proc_stat self && echo "$start") || born=
-# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
-# it runs only to tell a rejected configuration from a failed reload.
-# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
-if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
-  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
-  restore; die 20 "$checked"
-fi
-deadline=$(( started + confirm_ms ))
-# Workers of the previous configuration that only finish connections they had before the reload are
-# awaited for a fifth of that (a second at most), then reported as draining.
-drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
-drain_until=$(( started + drain ))
-status_url="http://127.0.0.1:$status_port/agent-loop/$app"
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
-# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
-# loop below polls the slow way for the time that is left.
-# Confirmed means that no process of the previous configuration takes a request any more. nginx's
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
-# its listening sockets, finishes the connections it has (a request on one of them still gets the old
-# weights, however late it comes) and exits. So the worker that answered must be one this reload
-# started, as /proc here shows it (a pid from another PID namespace names another process here), and
-# every other child of its master started before the reload must have exited or, once the drain time
-# is over, hold no listening socket. What cannot be seen is never taken as done.
-kids_of() {
-  kids=
-  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
-  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
-  for stat in /proc/[0-9]*/stat; do
-    kid=\${stat#/proc/}; kid=\${kid%/stat}
-    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
-  done
-}
-# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
-# that cannot be read counts as one.
-listens() {
-  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
-  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
-    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
-    END {
-      split("tcp tcp6", kinds, " ")
-      for (k = 1; k <= 2; k++) { file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 } }
-      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
-      exit 1
-    }'
-}
-# True once no process of the previous configuration under master $1 can take a request: all have
-# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
-old_settled() {
-  now_ms; left=0; holder=
-  kids_of "$1"
-  for kid in $kids; do
-    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
-    left=$(( left + 1 )); holder=$kid
-    [ "$ms" -ge "$drain_until" ] || continue
-    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
-    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
-    if listens "$kid" "$1"; then return 1; fi
-  done
-  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
-}
-# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
-# the previous configuration could take a request, K of them still finishing connections they had.
-# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
-first=; why=
-served() {
-  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
-  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
-  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
-  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
-  proc_stat "$worker" || { why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"; return 1; }
-  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
-  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
-    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started (does nginx run in another PID namespace?), $unseen"; return 3; }
-  master=$ppid
-  until old_settled "$master"; do
-    [ "$ms" -lt "$deadline" ] || { why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
-    sleep 0.01
-  done
-  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
-}
-await_served() {
-  code=1
-  while IFS= read -r body; do
-    served "$body"; code=$?
-    [ "$code" -lt 3 ] || break
-    now_ms; [ "$ms" -lt "$deadline" ] || break
-  done
-  printf '%s' "$why"; return "$code"
-}
-polls=$(( confirm_ms / 20 + 1 ))
-why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served); code=$?
-case $why in "live "*) echo "$why"; exit 0 ;; esac
-while [ "$code" -lt 3 ]; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body"; code=$?
-  [ "$code" -ge 3 ] || sleep 0.02
-done
-[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
-# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this program outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
-fi
-restore
-if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
-
-
-
-function router_weightsFor(color, percent) {
-    const other = 100 - percent;
-    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
-}
-function formatWeights(weights) {
-    return `blue ${weights.blue}% / green ${weights.green}%`;
-}
-const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
-const includeFileName = (app) => `agent-loop-${app}.conf`;
-const statusHost = (app) => `agent-loop-${app}`;
-const statusPath = (app) => `/agent-loop/${app}`;
-/** Reads the weights recorded in an include file's header (pure). */
-function parseIncludeHeader(content) {
-    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
-    if (!match)
+[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
+/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
+const INLINE_WRITE_BYTES = 64 * 1024;
+/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
+function writeArgs(writes) {
+    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
+    if (total > INLINE_WRITE_BYTES)
         return null;
-    return parseStatus(match[1]);
+    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
 }
-function parseStatus(text) {
-    try {
-        const value = JSON.parse(text);
-        if (!value.weights ||
-            typeof value.weights.blue !== 'number' ||
-            typeof value.weights.green !== 'number' ||
-            typeof value.generation !== 'string')
+/** An unguessable part for temporary names. */
+const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
+const state_write_fileCommands = {
+    readFile(path) {
+        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+    },
+    /**
+     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
+     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
+     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
+     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
+     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
+     * error on a short input.
+     */
+    writeFileAtomic(path, mode = '644', bytes) {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); ' +
+            'trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; ' +
+            'if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then ' +
+            'echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; ' +
+            'chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+    },
+    /**
+     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
+     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
+     * written, then one failed.
+     */
+    writeFiles(writes) {
+        const args = writeArgs(writes);
+        if (!args)
             return null;
-        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n` +
+            `[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
+    },
+    appendLine(path) {
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+    },
+};
+async function readRemoteFile(remote, path) {
+    const output = await ssh_runChecked(remote, state_write_fileCommands.readFile(path), `reading ${path}`);
+    const newline = output.indexOf('\n');
+    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
+}
+async function writeRemoteFile(remote, path, content) {
+    await ssh_runChecked(remote, state_write_fileCommands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+        stdin: content,
+    });
+}
+async function readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
+}
+async function writeState(remote, paths, state) {
+    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
+}
+/**
+ * Writes the state and appends audit lines in the same command (one round trip). The state comes
+ * first; when only the audit append fails, the state is written and the problem is returned as a
+ * warning (an audit failure never stops a phase).
+ */
+async function writeStateAndAudit(remote, paths, state, auditLines) {
+    const text = state_stateText(remote.label, state);
+    const writes = [{ path: paths.state, content: text, mode: '644' }];
+    if (auditLines)
+        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
+    const argv = state_write_fileCommands.writeFiles(writes);
+    if (!argv) {
+        // Too large to go inside one command: the state on stdin, then the audit lines.
+        await writeRemoteFile(remote, paths.state, text);
+        if (!auditLines)
+            return null;
+        return ssh_runChecked(remote, state_write_fileCommands.appendLine(paths.audit), 'writing the audit log', {
+            stdin: auditLines,
+        }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
     }
-    catch {
+    const result = await remote.run(argv);
+    if (result.code === 0)
         return null;
-    }
-}
-/**
- * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
- * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
- * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
- * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
- * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
- * stay). The records are written as this user, in its own state directory; the helper runs as the
- * one nginx trusts and is given no path and no content.
- */
-const SWITCH_SCRIPT = `set -u
-nonce=$1; shift
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
-skip=$(( $1 * 3 + 1 ))
-apply() { shift "$skip"; "$@"; }
-out=$(apply "$@"); code=$?
-[ -z "$out" ] || printf '%s\\n' "$out"
-[ "$code" -eq 0 ] || exit "$code"
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`;
-/** How long the switch waits for nginx to serve the new weights after a reload. */
-const CONFIRM_MS = 5000;
-/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
-function helperArgs(site, weights, generation, nonceText) {
-    return [
-        site.app,
-        String(site.bluePort),
-        String(site.greenPort),
-        String(site.statusPort),
-        site.splitKey,
-        String(weights.blue),
-        String(weights.green),
-        generation,
-        String(CONFIRM_MS),
-        nonceText,
-    ];
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
- * it when they are small enough together; otherwise null is returned and the caller writes them
- * on their own.
- */
-function switchCommand(control, site, weights, generation, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    const record = writeArgs(before);
-    const outcome = writeArgs(after);
-    const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [
-        key,
-        ...record,
-        ...outcome,
-        ...control,
-        'switch',
-        ...helperArgs(site, weights, generation, key),
-    ]);
-}
-function statusUrl(site) {
-    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
-}
-/**
- * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
- */
-function readWeightsCommand(includePath, site, probe = []) {
-    return shell_script('al-weights', [
-        'inc=$1; host=$2; url=$3; shift 3',
-        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
-        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
-        // The header is the file's second line: read by the shell itself, no process spent.
-        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
-    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
-}
-function parseRouterView(output) {
-    let live = null;
-    let file = null;
-    const health = {};
-    for (const line of output.split('\n')) {
-        if (line.startsWith('{'))
-            live = parseStatus(line.trim());
-        if (line.startsWith('file '))
-            file = parseStatus(line.slice(5).trim());
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    return { live, file, health };
-}
-let generationCounter = 0;
-function newGeneration(now) {
-    generationCounter += 1;
-    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
-}
-class NginxRouter {
-    remote;
-    site;
-    now;
-    includePath;
-    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
-    control;
-    constructor(remote, site, confDir, nginx, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
-        this.control = nginxControl(nginx, confDir);
-    }
-    async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 ||
-            weights.blue < 0 ||
-            weights.green < 0 ||
-            !Number.isInteger(weights.blue) ||
-            !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
-        }
-        const generation = newGeneration(this.now());
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv &&
-            after.length > 0 &&
-            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of options.before ?? []) {
-                if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
-                        stdin: write.content,
-                    });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = switchCommand(this.control, this.site, weights, generation);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const nginxSays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 20
-                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
-                : result.code === 21
-                    ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 2 || result.code === 37
-                        ? 'the nginx helper refused the switch'
-                        : result.code === 22
-                            ? 'nginx did not serve the new weights on every worker'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
-        }
-        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        return {
-            weights,
-            liveMs,
-            settledMs: live?.[2] ? Number(live[2]) : liveMs,
-            draining: Number(live?.[3] ?? 0),
-            recorded,
-        };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
-        return parseRouterView(result.stdout);
-    }
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function placeholderInclude(app) {
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${nginxName(app)} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/commands.ts
 
 
 
+/** Every command the state, the lock and the audit log send to a host (each returns an argv, run elsewhere). */
+const commands = { ...state_write_fileCommands, ...lockCommands, ...auditCommands };
 
-/** The router's record of the weights it last confirmed, in the app's state folder. */
-const haproxyRecordPath = (stateDir, app) => `${state_statePaths(stateDir, app).dir}/haproxy.weights`;
-/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
-const SOCKET_PATH_MAX = 107;
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-commands.ts
+
 /**
- * Checks everything that reaches a host before any command is sent. The backend name goes into a
- * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
- * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
- * `:` or `,` would start options: the pattern allows neither.
+ * The HAProxy router's commands to a host: the switch (set the weights on HAProxy's admin socket
+ * and read them back, with the write-ahead record and the outcome in the same command) and the
+ * read of what HAProxy serves. `CLI_SHELL` is their shell for the socket, also the doctor's.
  */
-function checkHaproxySite(site, stateDir) {
-    if (!patterns_APP_NAME.test(site.app))
-        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
-    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
-        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
-    }
-    if (!HAPROXY_NAME.test(site.backend))
-        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
-    if (!HOST_PATH.test(stateDir))
-        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
-}
-function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 ||
-        weights.blue < 0 ||
-        weights.green < 0 ||
-        !Number.isInteger(weights.blue) ||
-        !Number.isInteger(weights.green)) {
-        throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
-    }
-}
 /**
  * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
  * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
@@ -21034,7 +20182,9 @@ weights_from() {
   weight_of "$2" || return 1; cur_green=$w
 }
 read_weights() {
-  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1
+  fi
   split_answers "$out"; weights_from "$a1" "$a2"
 }`;
 /**
@@ -21051,7 +20201,7 @@ read_weights() {
  * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
  * the set being sent until it was read back.
  */
-const haproxy_SWITCH_SCRIPT = `set -u
+const SWITCH_SCRIPT = `set -u
 nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
 die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
 case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
@@ -21065,7 +20215,8 @@ done
 ${WRITE_FILES_SHELL}
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
-command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+command -v socat >/dev/null 2>&1 ||
+  die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
 ${CLI_SHELL}
 now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
 # Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
@@ -21089,7 +20240,8 @@ if [ "$code" -ne 0 ]; then
   failure=$why
   # What HAProxy holds now may be neither: put the previous weights back from what was read.
   [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
-  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then
+    back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
   elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
   else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
   die $(( code + 20 )) "$failure; $back"
@@ -21099,10 +20251,6 @@ printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
 exit 0`;
-/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
-function haproxyRecord(site, weights, generation) {
-    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
-}
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
  * router's own record) go inside it when they are small enough together; otherwise null.
@@ -21110,7 +20258,7 @@ function haproxyRecord(site, weights, generation) {
 function haproxySwitchCommand(site, weights, before = [], after = []) {
     if (!writeArgs([...before, ...after]))
         return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [
+    return shell_script('al-haproxy-switch', SWITCH_SCRIPT, [
         nonce(),
         site.socket,
         site.backend,
@@ -21127,12 +20275,113 @@ function haproxySwitchCommand(site, weights, before = [], after = []) {
 function haproxyReadCommand(site, recordPath, probe = []) {
     return shell_script('al-haproxy-weights', [
         'socket=$1; backend=$2; record=$3; shift 3',
-        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0',
+        '  set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
         '[ $# -eq 0 ] || curl "$@"',
         CLI_SHELL,
-        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
-        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"',
+        'elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do',
+        '  case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac',
+        'done < "$record"; fi; echo end',
     ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 ||
+        weights.blue < 0 ||
+        weights.green < 0 ||
+        !Number.isInteger(weights.blue) ||
+        !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
+    }
+}
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights ||
+            typeof value.weights.blue !== 'number' ||
+            typeof value.weights.green !== 'number' ||
+            typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+/**
+ * Exit codes every router's switch command shares: 35, the write-ahead record could not be written
+ * (traffic was not touched); 36, the new weights are live but their outcome could not be written
+ * (the caller puts traffic back, since a switch nobody recorded must not stay).
+ */
+const RECORD_NOT_WRITTEN = 35;
+const OUTCOME_NOT_WRITTEN = 36;
+/**
+ * The error of a switch command that exited with one of the shared codes above (`says`: what it
+ * printed), or null for another code, which the router reads itself.
+ */
+function recordFailure(host, code, says) {
+    if (code === RECORD_NOT_WRITTEN)
+        return new errors_HostError(host, `the switch could not be recorded before making it, so traffic was not touched: ${says}`);
+    if (code === OUTCOME_NOT_WRITTEN)
+        return new UnrecordedSwitchError(host, `the new weights are live, but their outcome could not be recorded: ${says}`);
+    return null;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!patterns_APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket ` +
+            `(letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return (`# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n` +
+        `# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`);
 }
 /**
  * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
@@ -21223,12 +20472,9 @@ class HaproxyRouter {
                         ? 'HAProxy could not be asked for its weights, so traffic was not touched'
                         : result.code === 2
                             ? 'the HAProxy switch refused its arguments'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'the HAProxy switch failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
+                            : 'the HAProxy switch failed';
+            throw (recordFailure(this.remote.label, result.code, haproxySays) ??
+                new errors_HostError(this.remote.label, `${what}: ${haproxySays}`));
         }
         const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
@@ -21245,6 +20491,140 @@ class HaproxyRouter {
         return { live, file, health };
     }
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
+
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`. A host whose traffic goes through another router (HAProxy) has no nginx to set
+ * up: it gets the state directory, the access log, and the helper with its maintenance verbs alone
+ * (the package upgrade and the log rotation as root) with the same sudoers rule.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = (/* unused pure expression or super */ null && ('log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,' +
+    '"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",' +
+    '"upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';'));
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
+ */
+function sudoersRule(deployUser, helperPath) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
+    return [
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
+        '',
+    ].join('\n');
+}
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
+}
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * no include directory and no nginx (nginxPath is not used): the state directory, the access log,
+ * and the helper with its maintenance verbs alone, with its sudoers rule.
+ */
+function setupCommand(plan, nginxPath, helperText) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
+    return script('al-host-setup', SETUP_SCRIPT, [
+        plan.deployUser,
+        plan.stateDir,
+        plan.includeDir,
+        plan.accessLog,
+        plan.sudoersFile,
+        AGENT_LOOP_LOG_FORMAT,
+        rule,
+        plan.switchHelper,
+        helperText,
+        app,
+        placeholder,
+        drivesNginx(plan) ? 'yes' : 'no',
+        ...(drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
+    ]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there (for
+ * another router than nginx, for no nginx: `[]`).
+ */
+async function setupHost(remote, plan, helperFor) {
+    if (!drivesNginx(plan)) {
+        // No nginx to locate: the helper holds the maintenance verbs alone.
+        const result = await remote.run(setupCommand(plan, '', helperFor([])), { timeoutMs: 120_000 });
+        const report = parseSetup(remote.label, result.stdout);
+        if (result.code !== 0 && !report.fatal)
+            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+        return report;
+    }
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return {
+            host: remote.label,
+            nginxPath: '',
+            items: [],
+            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
+        };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
+        timeoutMs: 120_000,
+    });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-prerequisites.ts
+
+
+
 /**
  * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
  * may connect to it: a Unix socket needs write permission), its group and mode, then on one
@@ -21305,7 +20685,8 @@ function socketAccessFix(socket, user, group, mode) {
     if (group && group !== 'root' && groupMayWrite(mode))
         return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
     return {
-        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: ` +
+            `sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
         kind: 'configuration',
     };
 }
@@ -21325,7 +20706,8 @@ function judgeHaproxy(facts, site, ports) {
         });
     if (facts.socket === 'missing') {
         found.push({
-            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): ` +
+                'HAProxy is not running, or no stats socket of its configuration has that path',
             fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
             kind: 'configuration',
         });
@@ -21357,16 +20739,18 @@ function judgeHaproxy(facts, site, ports) {
         return found;
     }
     if (facts.level !== 'admin') {
+        const socketGroup = facts.group && facts.group !== 'root' ? facts.group : 'agent-loop';
         found.push({
             problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
-            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
+            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, socketGroup)}'), ${reload}`,
             kind: 'configuration',
         });
     }
     if (/no such backend/i.test(facts.blue)) {
         found.push({
             problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
-            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' ` +
+                `and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
             kind: 'configuration',
         });
         return found;
@@ -21396,32 +20780,45 @@ async function haproxyPrerequisites(remote, site, ports) {
         throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
     return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-setup.ts
+
+
+
 /**
  * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
  * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
  * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
  * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
  */
-const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+const haproxy_setup_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else exit 0; fi
 if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
 else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
-if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+if [ ! -e "$socket" ]; then
+  echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): \\
+in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
 elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
 elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
 else
   group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
   # Through the socket's group when it has one of its own that may write; else a group to give it.
   case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
-  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
-  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then
+    echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): \\
+sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else
+    echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): \\
+in the global section of HAProxy's configuration write '$socket_line', \\
+then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"
+  fi
 fi`;
 function haproxySetupCommand(site, deployUser) {
     if (!USER_NAME.test(deployUser))
         throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
-    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+    return shell_script('al-haproxy-setup', haproxy_setup_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
 }
 /** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
 async function haproxySetup(remote, site, deployUser) {
@@ -21432,7 +20829,662 @@ async function haproxySetup(remote, site, deployUser) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-confirm.ts
+/**
+ * The switch helper's confirmation (nginx-helper.ts), once `nginx -s reload` has exited 0: the
+ * new weights are confirmed when a worker this reload started serves them and no process of the
+ * previous configuration takes a request any more; otherwise the previous include is put back and
+ * nginx reloaded onto it (exit 22). `CLOCK_SHELL` (the clock and a process's state from /proc) goes
+ * before the helper writes the file; `CONFIRM_SHELL` ends the helper's text.
+ */
+const CLOCK_SHELL = `# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
+# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
+# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
+proc_stat() {
+  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
+  set -- \${line##*) }
+  [ $# -ge 20 ] || return 1
+  state=$1; ppid=$2; shift 19; start=$1
+}`;
+const CONFIRM_SHELL = `deadline=$(( started + confirm_ms ))
+# Workers of the previous configuration that only finish connections they had before the reload are
+# awaited for a fifth of that (a second at most), then reported as draining.
+drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
+drain_until=$(( started + drain ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Confirmed means that no process of the previous configuration takes a request any more. nginx's
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
+# its listening sockets, finishes the connections it has (a request on one of them still gets the old
+# weights, however late it comes) and exits. So the worker that answered must be one this reload
+# started, as /proc here shows it (a pid from another PID namespace names another process here), and
+# every other child of its master started before the reload must have exited or, once the drain time
+# is over, hold no listening socket. What cannot be seen is never taken as done.
+kids_of() {
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
+  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
+  for stat in /proc/[0-9]*/stat; do
+    kid=\${stat#/proc/}; kid=\${kid%/stat}
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
+  done
+}
+# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
+# that cannot be read counts as one.
+listens() {
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
+  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
+    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
+    END {
+      split("tcp tcp6", kinds, " ")
+      for (k = 1; k <= 2; k++) {
+        file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 }
+      }
+      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
+      exit 1
+    }'
+}
+# True once no process of the previous configuration under master $1 can take a request: all have
+# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
+old_settled() {
+  now_ms; left=0; holder=
+  kids_of "$1"
+  for kid in $kids; do
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
+    left=$(( left + 1 )); holder=$kid
+    [ "$ms" -ge "$drain_until" ] || continue
+    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
+    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
+    if listens "$kid" "$1"; then return 1; fi
+  done
+  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
+}
+# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
+# the previous configuration could take a request, K of them still finishing connections they had.
+# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
+first=; why=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
+  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
+  proc_stat "$worker" || {
+    why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"
+    return 1; }
+  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
+  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
+    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started \\
+(does nginx run in another PID namespace?), $unseen"
+    return 3; }
+  master=$ppid
+  until old_settled "$master"; do
+    [ "$ms" -lt "$deadline" ] || {
+      why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
+    sleep 0.01
+  done
+  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
+}
+await_served() {
+  code=1
+  while IFS= read -r body; do
+    served "$body"; code=$?
+    [ "$code" -lt 3 ] || break
+    now_ms; [ "$ms" -lt "$deadline" ] || break
+  done
+  printf '%s' "$why"; return "$code"
+}
+polls=$(( confirm_ms / 20 + 1 ))
+why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null |
+  await_served); code=$?
+case $why in "live "*) echo "$why"; exit 0 ;; esac
+while [ "$code" -lt 3 ]; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body"; code=$?
+  [ "$code" -ge 3 ] || sleep 0.02
+done
+[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
+# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-render.ts
+/**
+ * The switch helper's template (nginx-helper.ts): the shell function `render` that prints an
+ * app's traffic include from the helper's checked arguments (`$app`, `$name`, the ports, the
+ * weights, the split key and `$status`, the header's JSON). The include holds both colors'
+ * upstreams, a `split_clients` (or a `map` at 0/100) that picks one per request, and the status
+ * server that tells which weights are live.
+ */
+const RENDER_SHELL = `render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  upstream='upstream %s_%s {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n'
+  printf "$upstream" "$name" blue "$blue_port" "$green_port"
+  printf "$upstream" "$name" green "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n" "$app"
+  printf "        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "\${status%?}"
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/root-only.ts
+/**
+ * The one check, in shell, that only root may change a file root installs or runs: hosts' set-up
+ * (hostsetup-script.ts) installs root's files with it, and the switch helper's upkeep verbs
+ * (traffic/upkeep.ts) run an admin's hook or logrotate configuration only after it. Both run as
+ * root on a host.
+ */
+const ROOT_ONLY_SHELL = `# Whether the directory $1, and every one above it up to /, is root's and may be written by root alone:
+# a file put there cannot be swapped by anyone else between its check and its use. Those above it may
+# also be root's with the sticky bit, as /tmp, where nobody else may rename or remove root's entries;
+# with a second argument \`no\`, $1 itself may be too.
+root_only() {
+  d=$1; own=\${2:-yes}
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+# Whether $1 is a regular file (not a link) that only root may write, in directories up to / that only
+# root may write (sticky ones as /tmp excepted): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  root_only "$(dirname "$1")" no
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+
+/**
+ * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
+ * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
+ * files only root may write.
+ *
+ * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
+ *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
+ *   a fleet tool, a pinned list) installs that as the root-owned program
+ *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
+ *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
+ * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
+ *   regular file that only root may write, in directories that only root may write: logrotate runs
+ *   its scripts as root.
+ *
+ * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
+ * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
+ */
+/** Where an admin puts the program that replaces apt-get for `upgrade`. */
+const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
+/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
+const UPKEEP_SCRIPT = `${ROOT_ONLY_SHELL}
+upkeep() {
+  verb=$1; shift
+  out=$(mktemp) || die 41 "could not make a temporary file"
+  case $verb in
+    upgrade)
+      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
+      hook=${UPGRADE_HOOK}
+      if [ -e "$hook" ] || [ -L "$hook" ]; then
+        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
+        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
+        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
+      fi
+      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
+        echo "upgraded by apt-get"; rm -f "$out"; return 0
+      fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
+    rotate-logs)
+      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
+      config=\${1:-/etc/logrotate.conf}
+      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..)
+        die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
+      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
+  esac
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+
+
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginxControl(nginxCommand, includeDir) {
+    if (nginxCommand.length === 0)
+        throw new Error('empty nginx command');
+    return switchHelperPath(nginxCommand)
+        ? [...nginxCommand]
+        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/**
+ * The file host-setup installs: root's PATH, then the same text `nginxControl` sends. With no nginx
+ * (`nginx: []`, a host whose traffic goes through another router, e.g. HAProxy), the same program,
+ * installed for its maintenance verbs: its nginx verbs find no nginx to run (exit 127).
+ */
+function helperFile(target) {
+    if (target.nginx.length > 0 && !target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    return [
+        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+        target.nginx.length > 0
+            ? `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`
+            : '# No nginx on this host: the maintenance verbs alone are used.\nrun_nginx() { return 127; }',
+        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+    ].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
+ * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
+ * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
+ * 34 the include is a link; 37 the include directory is writable by someone else than the user this
+ * runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*)
+    checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | \\
+render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+${RENDER_SHELL}
+[ "$verb" = render ] && { render; exit 0; }
+
+${CLOCK_SHELL}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): \\
+whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367])
+  die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# Every process nginx starts from here on runs the new file: born is the start time of one started
+# now (this subshell), on their clock.
+born=$(proc_stat self && echo "$start") || born=
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+${CONFIRM_SHELL}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-router.ts
+
+
+
+
+const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const nginx_router_SWITCH_SCRIPT = `set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [
+        site.app,
+        String(site.bluePort),
+        String(site.greenPort),
+        String(site.statusPort),
+        site.splitKey,
+        String(weights.blue),
+        String(weights.green),
+        generation,
+        String(CONFIRM_MS),
+        nonceText,
+    ];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return shell_script('al-switch', nginx_router_SWITCH_SCRIPT, [
+        key,
+        ...record,
+        ...outcome,
+        ...control,
+        'switch',
+        ...helperArgs(site, weights, generation, key),
+    ]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return shell_script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1))',
+        '  case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac',
+        'done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv &&
+            after.length > 0 &&
+            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights on every worker'
+                            : 'writing the nginx include failed';
+            throw (recordFailure(this.remote.label, result.code, nginxSays) ??
+                new errors_HostError(this.remote.label, `${what}: ${nginxSays}`));
+        }
+        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return {
+            weights,
+            liveMs,
+            settledMs: live?.[2] ? Number(live[2]) : liveMs,
+            draining: Number(live?.[3] ?? 0),
+            recorded,
+        };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
 
 
 
@@ -21443,12 +21495,13 @@ const routers = new Registry('router', 'router', {
     },
     haproxy: {
         check(host, app) {
-            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) ` +
+                "and haproxy-backend (the backend of the app's blue and green servers)");
             try {
                 checkHaproxySite(haproxySite(host, app), host.stateDir);
             }
             catch (error) {
-                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errors_errorMessage(error)}`);
+                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errorMessage(error)}`);
             }
         },
         build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
@@ -21475,8 +21528,6 @@ function buildRouter(name, context) {
     return entry.build(context);
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
 
 
@@ -21627,6 +21678,8 @@ function parseTarget(text) {
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
 
 
@@ -21808,8 +21861,18 @@ function mask(secret) {
         if (line.trim().length >= 4)
             runner.setSecret(line.trim());
 }
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-settings.ts
+
+
+
+
+
+/**
+ * The host settings: values that several actions share, with the same names and forms, defined
+ * once (the hosts list with each host's overrides, the SSH key and known_hosts, the folders, ports
+ * and nginx command, the locks, the Slack webhook, the access log).
+ */
 const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
     ? undefined
     : 'is not a PEM or OpenSSH private key';
@@ -21846,7 +21909,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
         .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings ' +
+    'or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, ' +
+    'haproxy-socket, haproxy-backend}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
@@ -22000,6 +22065,7 @@ const accessLogInput = field.string({
 
 
 
+
 /**
  * The host inputs of every action that moves or reads traffic: the host settings (inputs.ts) and
  * the router that moves their traffic, by its name in the router registry. Apart from inputs.ts,
@@ -22034,13 +22100,14 @@ function resolveHosts(inputs) {
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
-        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: ` +
+            'set router: haproxy to move its traffic through HAProxy, or remove them');
         routers.get(inputs.router).check?.(spec, inputs.app);
         return spec;
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/exposition.ts
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/exposition-sample.ts
 
 class ExpositionError extends Error {
     line;
@@ -22050,10 +22117,7 @@ class ExpositionError extends Error {
         this.line = line;
     }
 }
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const TYPES = ['counter', 'gauge', 'histogram', 'summary', 'untyped'];
 const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const MAX_LENGTH = 16 * 1024 * 1024;
 /** A sample value as Go's ParseFloat reads it, limited to the forms exporters write. */
 function parseSampleValue(text) {
     if (FLOAT.test(text))
@@ -22162,6 +22226,13 @@ function parseSampleLine(line, number) {
     }
     return sample;
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/exposition.ts
+
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const TYPES = ['counter', 'gauge', 'histogram', 'summary', 'untyped'];
+const MAX_LENGTH = 16 * 1024 * 1024;
 /** The family a sample belongs to, given the TYPE lines seen so far. */
 function familyOf(sampleName, declared) {
     for (const suffix of ['_bucket', '_sum', '_count']) {
@@ -22442,7 +22513,7 @@ function bodyProblem(check, body) {
             JSON.parse(body);
         }
         catch (error) {
-            return `the body is not JSON (${errors_errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
+            return `the body is not JSON (${errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
         }
     }
     if (check.prometheus) {
@@ -22450,7 +22521,7 @@ function bodyProblem(check, body) {
             parseExposition(body);
         }
         catch (error) {
-            return `the body is not valid Prometheus text format: ${errors_errorMessage(error)}`;
+            return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
         }
     }
     if (check.contains !== undefined && !body.includes(check.contains))
@@ -22529,6 +22600,7 @@ const templateValues = (release) => ({
 const DEFAULT_WAIT_SECONDS = 120;
 // The image is pulled under the engine's data root, often another disk than the state folder's:
 // its free space is checked there (df needs no access to the folder itself).
+// A backslash-newline inside double quotes is removed by the shell: each message is one line.
 const ENGINE_SCRIPT = `min_mb=$1
 if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
   echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
@@ -22537,7 +22609,8 @@ if [ "$min_mb" -gt 0 ]; then
   root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
   free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
   if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
-    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): \\
+prune unused images (the maintenance action) or free space there" >&2; exit 1
   fi
 fi
 if ! v=$(docker compose version --short 2>&1); then
@@ -22657,7 +22730,7 @@ function commandRuntime(startTemplate, stopTemplate) {
  * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
  * the release with the image it must run (a tag resolved to its digest by the compose runtime).
  */
-async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
+async function prepareRelease(remote, runtime, release, timeoutMs) {
     let image = release.image;
     for (const step of runtime.prepare(release)) {
         const stdout = await ssh_runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
@@ -22668,7 +22741,7 @@ async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
     return { ...release, image };
 }
 /** Starts a prepared release (see `prepareRelease`). */
-async function runtime_launchRelease(remote, runtime, release, timeoutMs) {
+async function launchRelease(remote, runtime, release, timeoutMs) {
     const result = await remote.run(runtime.start(release), { timeoutMs });
     if (result.code !== 0) {
         const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
@@ -22677,11 +22750,11 @@ async function runtime_launchRelease(remote, runtime, release, timeoutMs) {
 }
 /** Prepares then starts `release`; returns what was started. */
 async function startRelease(remote, runtime, release, timeoutMs) {
-    const prepared = await runtime_prepareRelease(remote, runtime, release, timeoutMs);
-    await runtime_launchRelease(remote, runtime, prepared, timeoutMs);
+    const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
+    await launchRelease(remote, runtime, prepared, timeoutMs);
     return prepared;
 }
-async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
+async function stopRelease(remote, runtime, release, timeoutMs) {
     await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
@@ -22913,9 +22986,64 @@ function parallel_settleLimit(items, limit, task) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
 
 
+/** Prints `<inode> <size>` of the file, or `missing`. */
+const MARK_SCRIPT = `set -u
+[ -e "$1" ] || { echo missing; exit 0; }
+stat -L -c '%i %s' -- "$1"`;
+/** The command that reads a log's mark (pure). */
+function markCommand(path) {
+    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
+}
+/** Parses what `markCommand` printed (pure): null when the log does not exist. */
+function parseMark(path, stdout) {
+    const text = stdout.trim();
+    if (text === 'missing')
+        return null;
+    const match = /^(\d+) (\d+)$/.exec(text);
+    if (!match)
+        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    return { path, inode: match[1], offset: Number(match[2]) };
+}
+/**
+ * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
+ * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
+ */
+async function readLogMarks(targets, maxParallel, warn) {
+    const marks = targets.map(() => null);
+    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
+        try {
+            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+            marks[index] = parseMark(target.path, result.stdout);
+        }
+        catch (error) {
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch ` +
+                `(${errorMessage(error)}); the canary monitor will read it from its first sample`);
+        }
+    });
+    return marks;
+}
+/**
+ * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
+ * recorded) when every host has a mark on the log it reads, so the first sample holds every
+ * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
+ * duration is not trusted: now.
+ */
+function analysisStart(canaries, now, durationSeconds) {
+    if (canaries.length === 0)
+        return now;
+    const starts = canaries.map((canary) => canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN);
+    if (starts.some((start) => !Number.isFinite(start)))
+        return now;
+    const start = Math.min(...starts);
+    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/host-facts.ts
 
 /** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
 function inspectArgs(server) {
@@ -22937,32 +23065,6 @@ function proxyLine(app) {
 function accessLogLine(accessLog) {
     return `access_log ${accessLog} agent_loop;`;
 }
-const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-# No nginx command line: another router moves the traffic, and nginx is not checked.
-[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`;
-/**
- * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
- * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
- * split variable and writes the access log (a helper too old to know the verb says nothing).
- */
-function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
-    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [
-        stateDir,
-        includeDir,
-        ...inspectArgs(server),
-        ...(withNginx ? nginxControl(nginx, includeDir) : []),
-    ]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
     const values = new Map();
     for (const line of output.split('\n')) {
@@ -22972,90 +23074,12 @@ function keyValues(output) {
     }
     return { values, first: (key) => values.get(key)?.[0] ?? '' };
 }
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-        server: parseServerFacts(first('server')),
-        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
-    };
-}
-/**
- * What a deploy should warn about (it does not stop: before the first deploy the variable does not
- * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
- * line, and the monitor sees none without the access log line.
- */
-function serverBlockWarnings(facts, server) {
-    if (!facts)
-        return [];
-    const warnings = [];
-    if (!facts.proxy)
-        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-    if (facts.log === false)
-        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
-    return warnings;
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (facts.nginxSkipped)
-        return problems;
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-/**
- * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
- * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
- * stops the deploy on that host with the command that fixes it.
- */
-async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
-    const withNginx = registry_drivesNginx(router?.name);
-    const [result, routerMissing] = await Promise.all([
-        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-        router && !withNginx
-            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
-            : Promise.resolve([]),
-    ]);
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = problems.length > 0
-        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
-        : routerMissing;
-    if (problems.length > 0) {
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new errors_HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    return facts;
-}
-const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/doctor-script.ts
+
+
+
+const doctor_script_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -23094,7 +23118,7 @@ function doctorCommand(target) {
     const nginx = registry_drivesNginx(target.router?.name)
         ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]
         : ['0'];
-    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [
+    return shell_script('al-doctor', doctor_script_DOCTOR_SCRIPT, [
         target.stateDir,
         target.includeDir,
         target.accessLog,
@@ -23129,6 +23153,17 @@ function parseDoctor(output) {
         ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
     };
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/doctor.ts
+
+
+
+
+
+/**
+ * The doctor's verdict: what a host lacks, each with the command that fixes it, run on a
+ * connected host on its own, as a gate, or to explain a first step that failed.
+ */
 const q = (word) => quote(word);
 /**
  * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
@@ -23174,7 +23209,8 @@ function judgeDoctor(facts, target) {
     if (helper) {
         if (!facts.root && facts.includeDir === 'writable') {
             found.push({
-                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ` +
+                    `${user} could make nginx write any file (nginx-conf-dir)`,
                 fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
             });
         }
@@ -23197,7 +23233,8 @@ function judgeDoctor(facts, target) {
     }
     else if (!facts.root && facts.viaSudo) {
         found.push({
-            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ` +
+                `${target.includeDir}, which nginx loads as root, and could become root`,
             fix: setUp,
         });
     }
@@ -23237,7 +23274,8 @@ function judgeDoctor(facts, target) {
         if (!facts.server.proxy)
             found.push({
                 problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
-                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} ` +
+                    `(nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
             });
         if (facts.server.log === false)
             found.push({
@@ -23300,139 +23338,7 @@ async function explainUnprepared(remote, target, error) {
     throw error;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [
-        String(timeoutSeconds),
-        ...paths.map((path) => `http://127.0.0.1:${port}${path}`),
-    ]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), {
-        timeoutMs: (timeoutSeconds + 30) * 1000,
-    });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
-    const argv = [
-        'curl',
-        '-sS',
-        ...method,
-        '--max-time',
-        String(Math.ceil(budgetMs / 1000) + 10),
-        '-w',
-        '\\n%{http_code} %{time_total}',
-    ];
-    const body = requestBody(check);
-    if (body !== undefined)
-        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${check.path}`);
-    return argv;
-}
-/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
-async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
-    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
-    const stdin = requestBody(check) ?? '';
-    const outcome = await judgeSmoke(check, defaults, async () => {
-        const result = await remote.run(argv, { stdin });
-        const lines = result.stdout.split('\n');
-        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-        const status = Number(code);
-        if (result.code !== 0 && status === 0)
-            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
-        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
-    });
-    return {
-        method: check.method,
-        path: check.path,
-        status: outcome.status,
-        expectedStatus: check.status,
-        latencyMs: outcome.p95Ms ?? 0,
-        maxLatencyMs: outcome.budgetMs,
-        ok: outcome.problem === undefined,
-        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
-
-
-/** Prints `<inode> <size>` of the file, or `missing`. */
-const MARK_SCRIPT = `set -u
-[ -e "$1" ] || { echo missing; exit 0; }
-stat -L -c '%i %s' -- "$1"`;
-/** The command that reads a log's mark (pure). */
-function markCommand(path) {
-    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
-}
-/** Parses what `markCommand` printed (pure): null when the log does not exist. */
-function parseMark(path, stdout) {
-    const text = stdout.trim();
-    if (text === 'missing')
-        return null;
-    const match = /^(\d+) (\d+)$/.exec(text);
-    if (!match)
-        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
-    return { path, inode: match[1], offset: Number(match[2]) };
-}
-/**
- * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
- * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
- */
-async function readLogMarks(targets, maxParallel, warn) {
-    const marks = targets.map(() => null);
-    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
-        try {
-            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
-            if (result.code !== 0)
-                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-            marks[index] = parseMark(target.path, result.stdout);
-        }
-        catch (error) {
-            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errors_errorMessage(error)}); the canary monitor will read it from its first sample`);
-        }
-    });
-    return marks;
-}
-/**
- * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
- * recorded) when every host has a mark on the log it reads, so the first sample holds every
- * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
- * duration is not trusted: now.
- */
-function analysisStart(canaries, now, durationSeconds) {
-    if (canaries.length === 0)
-        return now;
-    const starts = canaries.map((canary) => canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN);
-    if (starts.some((start) => !Number.isFinite(start)))
-        return now;
-    const start = Math.min(...starts);
-    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
-
-
 
 
 
@@ -23468,7 +23374,7 @@ class HostSession {
         this.state = state;
         this.unlock = unlock;
         this.lockToken = lockToken;
-        this.paths = state_statePaths(spec.stateDir, settings.app);
+        this.paths = statePaths(spec.stateDir, settings.app);
         this.router = router;
     }
     get label() {
@@ -23523,7 +23429,7 @@ class HostSession {
             return;
         const removed = await this.remote
             .run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 })
-            .catch((error) => ({ code: 1, stdout: '', stderr: errors_errorMessage(error) }));
+            .catch((error) => ({ code: 1, stdout: '', stderr: errorMessage(error) }));
         if (removed.code !== 0)
             this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
     }
@@ -23537,9 +23443,9 @@ class HostSession {
         let result;
         try {
             result = await this.router.setWeights(weights, {
-                before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }],
+                before: [{ path: this.paths.state, content: state_stateText(this.label, next), mode: '644' }],
                 // The outcome is recorded in the same command once the weights are live (no round trip).
-                after: done ? [{ path: this.paths.state, content: stateText(this.label, done), mode: '644' }] : [],
+                after: done ? [{ path: this.paths.state, content: state_stateText(this.label, done), mode: '644' }] : [],
             });
         }
         catch (error) {
@@ -23568,7 +23474,9 @@ class HostSession {
         this.queueAudit(step, details);
     }
     queueAudit(step, details) {
-        this.auditQueue.push(`${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`);
+        const time = new Date(this.settings.clock.now()).toISOString();
+        const record = { time, runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details };
+        this.auditQueue.push(`${JSON.stringify(record)}\n`);
     }
     /** Writes the queued audit lines now; a failure is reported, never thrown. */
     async flushAudit() {
@@ -23580,7 +23488,7 @@ class HostSession {
             await ssh_runChecked(this.remote, commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errorMessage(error)}`);
         }
     }
     /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
@@ -23605,7 +23513,7 @@ class HostSession {
             await this.unlock();
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not release the lock: ${errorMessage(error)}`);
         }
         finally {
             this.remote.close();
@@ -23622,6 +23530,197 @@ function sessionRouter(spec, remote, settings) {
         now: settings.clock.now,
     });
 }
+/** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
+function jobOf(run) {
+    return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/settle.ts
+
+
+
+const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
+function trafficWords(router) {
+    const name = router ?? DEFAULT_ROUTER;
+    if (name === 'nginx')
+        return {
+            server: 'nginx',
+            file: 'the nginx include on disk',
+            record: 'include',
+            why: 'a reload that never took effect',
+        };
+    if (name === 'haproxy')
+        return {
+            server: 'HAProxy',
+            file: "the HAProxy router's record of its weights",
+            record: 'HAProxy weights record',
+            why: 'weights set on the admin socket by someone else',
+        };
+    return {
+        server: `router ${name}`,
+        file: `router ${name}'s file`,
+        record: `router ${name}'s file`,
+        why: 'a change that never took effect',
+    };
+}
+/**
+ * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
+ * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
+ * promote; through to the good version for a rollback — and the state then says what the router
+ * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
+ * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
+ * reload by anyone changes nothing.
+ */
+async function settle_settle(session, settings) {
+    const { state } = session;
+    const view = await session.router.inspect();
+    const pending = state.pending;
+    if (pending) {
+        const target = pending.recover === 'to' || pending.from === null ? pending.to : pending.from;
+        if (!sameWeights(view.live?.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        else if (view.file && !sameWeights(view.file.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        let next = { ...state, pending: null };
+        if (target === pending.to) {
+            next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
+            for (const change of pending.commit.releases)
+                next = updateRelease(next, change.id, {
+                    status: change.status,
+                    ...(change.status === 'live'
+                        ? {
+                            servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ??
+                                new Date(settings.clock.now()).toISOString(),
+                        }
+                        : {}),
+                });
+        }
+        else if (pending.phase === 'deploy' && pending.release) {
+            next = updateRelease(next, pending.release, {
+                status: 'cancelled',
+                endedAt: new Date(settings.clock.now()).toISOString(),
+                note: `run ${pending.runId} stopped during its traffic switch`,
+            });
+            if (next.canary?.release === pending.release)
+                next = { ...next, canary: null };
+        }
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch ` +
+            `(${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ` +
+            `${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; ` +
+            `now ${formatWeights(target)}`;
+        next = withHistory(next, {
+            time: new Date(settings.clock.now()).toISOString(),
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            action: 'recover',
+            color: pending.to.blue >= pending.to.green ? 'blue' : 'green',
+            version: '',
+            image: '',
+            outcome: 'success',
+            detail,
+        });
+        await session.saveState(next);
+        settings.log.warn(`${session.label}: ${detail}`);
+        return;
+    }
+    if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
+        const words = trafficWords(settings.router);
+        settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} ` +
+            `but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); ` +
+            `rewriting it to what ${words.server} serves`);
+        await session.router.setWeights(view.live.weights);
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
+            live: view.live.weights,
+            file: view.file.weights,
+        });
+    }
+}
+/**
+ * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
+ * brought in line with what the router serves now. Says what it found.
+ */
+async function repairState(session, settings) {
+    const now = new Date(settings.clock.now()).toISOString();
+    const current = await readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
+    if (current.ok && current.state.history.length > 0) {
+        settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
+        return current.state;
+    }
+    const line = (await ssh_runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
+    let rebuilt = null;
+    if (line) {
+        try {
+            const record = JSON.parse(line);
+            const parsed = parseState(JSON.stringify(record.state), settings.app);
+            if (parsed.ok)
+                rebuilt = parsed.state;
+        }
+        catch {
+            rebuilt = null;
+        }
+    }
+    const view = await session.router.inspect();
+    const live = view.live?.weights ?? view.file?.weights ?? null;
+    if (!rebuilt) {
+        if (!current.ok && !live)
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log ` +
+                `nor ${trafficWords(settings.router).server} says anything about ${settings.app}: ` +
+                `remove ${session.paths.state} to start afresh`);
+        rebuilt = {
+            schema: 2,
+            app: settings.app,
+            active: null,
+            colors: {},
+            canary: null,
+            releases: [],
+            pending: null,
+            history: [],
+            updatedAt: now,
+        };
+    }
+    let next = { ...rebuilt, pending: null };
+    const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
+    if (live) {
+        const major = live.blue >= live.green ? 'blue' : 'green';
+        const minor = major === 'blue' ? 'green' : 'blue';
+        found.push(`${trafficWords(settings.router).server} serves ${formatWeights(live)}`);
+        if (live[minor] === 0)
+            next = { ...next, active: major, canary: null };
+        else if (next.canary?.color === minor)
+            next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
+        else
+            next = { ...next, active: major, canary: null };
+        if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
+            found.push('a pending switch that never took effect was dropped');
+    }
+    next = withHistory(next, {
+        time: now,
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        action: 'repair',
+        color: next.active ?? 'blue',
+        version: '',
+        image: '',
+        outcome: 'success',
+        detail: `rebuilt from ${found.join('; ')}`,
+    });
+    await session.saveState(next);
+    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}` +
+        `${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
+    return next;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/open.ts
+
+
+
+
+
+
+
 /**
  * Connects to every host (in parallel), then locks them one after the other in one global order
  * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
@@ -23629,9 +23728,9 @@ function sessionRouter(spec, remote, settings) {
  * each host's state is read and any traffic change a dead run left half-done is settled.
  * All or nothing: if any host cannot be opened, the others are released before anything changed.
  */
-async function session_openSessions(specs, settings, owner, options = {}) {
+async function openSessions(specs, settings, owner, options = {}) {
     // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -23658,7 +23757,7 @@ async function session_openSessions(specs, settings, owner, options = {}) {
         for (const { spec, remote } of ordered) {
             if (isCancelled(settings))
                 throw new Cancelled('cancelled while taking the locks');
-            const paths = state_statePaths(spec.stateDir, settings.app);
+            const paths = statePaths(spec.stateDir, settings.app);
             const token = (0,external_node_crypto_namespaceObject.randomUUID)();
             const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
                 waitSeconds: settings.lock.waitSeconds,
@@ -23698,7 +23797,7 @@ async function session_openSessions(specs, settings, owner, options = {}) {
         session.state = settings.repairState
             ? await repairState(session, settings)
             : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
-        await session_settle(session, settings);
+        await settle_settle(session, settings);
         const version = options.versionFromState?.(session.state);
         const entry = byInput[index];
         if (version && entry && version !== owner.version) {
@@ -23715,14 +23814,10 @@ async function session_openSessions(specs, settings, owner, options = {}) {
     });
     const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
     if (failures.length > 0) {
-        await session_closeSessions(sessions);
+        await closeSessions(sessions);
         throwAll(failures);
     }
     return sessions;
-}
-/** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
-function jobOf(run) {
-    return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
 }
 /** The session whose lock is taken first (a rollback waiting for the lock waits there). */
 function firstInLockOrder(sessions) {
@@ -23732,269 +23827,20 @@ function throwAll(failures) {
     const first = failures[0];
     if (failures.length === 1)
         throw first;
-    const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
+    const error = new AggregateError(failures, failures.map(errorMessage).join('\n'));
     if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
         Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
     throw error;
 }
-async function session_closeSessions(sessions) {
+async function closeSessions(sessions) {
     await Promise.all(sessions.map((session) => session.close()));
-}
-const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
-/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
-function trafficWords(router) {
-    const name = router ?? DEFAULT_ROUTER;
-    if (name === 'nginx')
-        return {
-            server: 'nginx',
-            file: 'the nginx include on disk',
-            record: 'include',
-            why: 'a reload that never took effect',
-        };
-    if (name === 'haproxy')
-        return {
-            server: 'HAProxy',
-            file: "the HAProxy router's record of its weights",
-            record: 'HAProxy weights record',
-            why: 'weights set on the admin socket by someone else',
-        };
-    return {
-        server: `router ${name}`,
-        file: `router ${name}'s file`,
-        record: `router ${name}'s file`,
-        why: 'a change that never took effect',
-    };
-}
-/**
- * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
- * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
- * promote; through to the good version for a rollback — and the state then says what the router
- * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
- * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
- * reload by anyone changes nothing.
- */
-async function session_settle(session, settings) {
-    const { state } = session;
-    const view = await session.router.inspect();
-    const pending = state.pending;
-    if (pending) {
-        const target = pending.recover === 'to' || pending.from === null ? pending.to : pending.from;
-        if (!sameWeights(view.live?.weights, target)) {
-            await session.router.setWeights(target);
-        }
-        else if (view.file && !sameWeights(view.file.weights, target)) {
-            await session.router.setWeights(target);
-        }
-        let next = { ...state, pending: null };
-        if (target === pending.to) {
-            next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
-            for (const change of pending.commit.releases)
-                next = state_updateRelease(next, change.id, {
-                    status: change.status,
-                    ...(change.status === 'live'
-                        ? {
-                            servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ??
-                                new Date(settings.clock.now()).toISOString(),
-                        }
-                        : {}),
-                });
-        }
-        else if (pending.phase === 'deploy' && pending.release) {
-            next = state_updateRelease(next, pending.release, {
-                status: 'cancelled',
-                endedAt: new Date(settings.clock.now()).toISOString(),
-                note: `run ${pending.runId} stopped during its traffic switch`,
-            });
-            if (next.canary?.release === pending.release)
-                next = { ...next, canary: null };
-        }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
-        next = state_withHistory(next, {
-            time: new Date(settings.clock.now()).toISOString(),
-            runId: settings.run.runId,
-            actor: settings.run.actor,
-            action: 'recover',
-            color: pending.to.blue >= pending.to.green ? 'blue' : 'green',
-            version: '',
-            image: '',
-            outcome: 'success',
-            detail,
-        });
-        await session.saveState(next);
-        settings.log.warn(`${session.label}: ${detail}`);
-        return;
-    }
-    if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-        const words = trafficWords(settings.router);
-        settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
-        await session.router.setWeights(view.live.weights);
-        await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
-            live: view.live.weights,
-            file: view.file.weights,
-        });
-    }
-}
-/**
- * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
- * brought in line with what the router serves now. Says what it found.
- */
-async function repairState(session, settings) {
-    const now = new Date(settings.clock.now()).toISOString();
-    const current = await readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
-    if (current.ok && current.state.history.length > 0) {
-        settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
-        return current.state;
-    }
-    const line = (await ssh_runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
-    let rebuilt = null;
-    if (line) {
-        try {
-            const record = JSON.parse(line);
-            const parsed = parseState(JSON.stringify(record.state), settings.app);
-            if (parsed.ok)
-                rebuilt = parsed.state;
-        }
-        catch {
-            rebuilt = null;
-        }
-    }
-    const view = await session.router.inspect();
-    const live = view.live?.weights ?? view.file?.weights ?? null;
-    if (!rebuilt) {
-        if (!current.ok && !live)
-            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
-        rebuilt = {
-            schema: 2,
-            app: settings.app,
-            active: null,
-            colors: {},
-            canary: null,
-            releases: [],
-            pending: null,
-            history: [],
-            updatedAt: now,
-        };
-    }
-    let next = { ...rebuilt, pending: null };
-    const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
-    if (live) {
-        const major = live.blue >= live.green ? 'blue' : 'green';
-        const minor = major === 'blue' ? 'green' : 'blue';
-        found.push(`${trafficWords(settings.router).server} serves ${formatWeights(live)}`);
-        if (live[minor] === 0)
-            next = { ...next, active: major, canary: null };
-        else if (next.canary?.color === minor)
-            next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
-        else
-            next = { ...next, active: major, canary: null };
-        if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
-            found.push('a pending switch that never took effect was dropped');
-    }
-    next = state_withHistory(next, {
-        time: now,
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        action: 'repair',
-        color: next.active ?? 'blue',
-        version: '',
-        image: '',
-        outcome: 'success',
-        detail: `rebuilt from ${found.join('; ')}`,
-    });
-    await session.saveState(next);
-    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
-    return next;
-}
-/**
- * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
- * on every host, written without the lock (the monitor that holds it reads the file). Returns the
- * hosts it was written on.
- */
-async function setHold(specs, settings, request) {
-    const done = [];
-    const body = request
-        ? JSON.stringify({
-            runId: settings.run.runId,
-            actor: settings.run.actor,
-            reason: request.reason,
-            time: new Date(settings.clock.now()).toISOString(),
-        })
-        : '';
-    const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-        try {
-            const paths = statePaths(spec.stateDir, settings.app);
-            const argv = request
-                ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
-                : ['rm', '-f', paths.hold];
-            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
-                stdin: body,
-            });
-            done.push(remote.label);
-        }
-        finally {
-            remote.close();
-        }
-    });
-    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
-    if (failed.length > 0)
-        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
-    return done;
-}
-/**
- * The post step of a job whose main step was killed before it could clean up: on each host, settle
- * the traffic change this job left pending and release this job's lock. A lock is this job's only
- * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
- * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
- * older version (no token), is left alone and said to be. Needs no lock of its own.
- */
-async function cleanUpRun(specs, settings) {
-    const done = [];
-    const jobToken = settings.run.jobToken;
-    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-        try {
-            const paths = state_statePaths(spec.stateDir, settings.app);
-            const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
-            const owner = parseLockOwner(owned.stdout);
-            const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
-            if (!ours) {
-                if (owner?.runId === settings.run.runId) {
-                    settings.log.info(owner.jobToken
-                        ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}${owner.job ? ` (job ${owner.job})` : ''}: left alone`
-                        : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), so it may be another job's: left alone; it goes stale once its run stops`);
-                }
-                return;
-            }
-            const lockToken = owner.token;
-            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
-            const session = new HostSession(spec, remote, settings, state, async () => {
-                await remote.run(commands.releaseLock(paths.lock, lockToken));
-            }, sessionRouter(spec, remote, settings));
-            const pending = state.pending;
-            if (pending && pending.jobToken !== jobToken) {
-                // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
-                settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
-            }
-            else {
-                await session_settle(session, settings);
-            }
-            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
-            await session.close();
-            done.push(remote.label);
-        }
-        finally {
-            remote.close();
-        }
-    });
-    return done;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
 
 
 
-function procedure_newReport(session, phase) {
+function newReport(session, phase) {
     return {
         host: session.label,
         phase,
@@ -24016,7 +23862,7 @@ function procedure_newReport(session, phase) {
  * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
  * (never used for a traffic switch, whose outcome must be known).
  */
-async function procedure_step(work, settings, name, body, detail, options = {}) {
+async function step(work, settings, name, body, detail, options = {}) {
     const started = settings.clock.now();
     try {
         if (isCancelled(settings))
@@ -24038,7 +23884,7 @@ async function procedure_step(work, settings, name, body, detail, options = {}) 
             step: name,
             ok: false,
             ms: settings.clock.now() - started,
-            detail: errors_errorMessage(error),
+            detail: errorMessage(error),
         };
         work.report.steps.push(record);
         settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
@@ -24081,20 +23927,67 @@ function stableColor(state, live) {
  * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
  * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
  */
-async function procedure_onEveryHost(works, settings, task) {
+async function onEveryHost(works, settings, task) {
     const results = await parallel_settleLimit(works, settings.maxParallel, task);
     results.forEach((result, index) => {
         if (!result.ok) {
             const work = works[index];
             work.failed = true;
             work.report.outcome = 'failed';
-            work.report.error ??= errors_errorMessage(result.error);
+            work.report.error ??= errorMessage(result.error);
             if (result.error instanceof Error && result.error.name === 'ConfigurationError')
                 work.report.refused = true;
         }
     });
     return results.every((result) => result.ok);
 }
+function summarize(phase, works, ok, started, settings, canaryPercent, error) {
+    const first = works[0];
+    const switchTimes = works
+        .map((work) => work.report.switchMs)
+        .filter((ms) => ms !== null && Number.isFinite(ms));
+    return {
+        ok,
+        phase,
+        activeColor: first?.report.toColor ?? null,
+        previousColor: first?.report.fromColor ?? null,
+        version: first?.report.version ?? null,
+        previousVersion: first?.report.previousVersion ?? null,
+        canaryPercent,
+        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
+        durationMs: settings.clock.now() - started,
+        hosts: works.map((work) => work.report),
+        ...(error ? { error } : {}),
+        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
+            ? { refused: true }
+            : {}),
+    };
+}
+function failedHosts(works) {
+    return works
+        .filter((work) => work.failed)
+        .map((work) => work.report.error ?? `${work.session.label}: failed`)
+        .join('\n');
+}
+/**
+ * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
+ * answers, in the same round trip; returned by URL.
+ */
+async function readLive(work, settings, probe = []) {
+    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
+        const live = value.live ?? value.file;
+        return live ? formatWeights(live.weights) : 'not set up yet';
+    });
+    work.before = (view.live ?? view.file)?.weights ?? null;
+    work.report.weightsBefore = work.before;
+    return view.health;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/switch.ts
+
+
+
+
 /**
  * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
  * intent is saved before nginx is touched and the outcome after, so an interruption at any point
@@ -24102,23 +23995,23 @@ async function procedure_onEveryHost(works, settings, task) {
  * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
  * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
  */
-async function procedure_switchAll(works, settings, name, plan) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => procedure_step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
+async function switchAll(works, settings, name, plan) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
     if (results.every((result) => result.ok))
         return true;
     results.forEach((result, index) => {
         if (!result.ok) {
             const work = works[index];
             work.failed = true;
-            work.report.error ??= errors_errorMessage(result.error);
+            work.report.error ??= errorMessage(result.error);
         }
     });
     await moveBack(works, settings);
     return false;
 }
 /** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
-async function procedure_switchOne(work, settings, name, plan) {
-    return procedure_step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
+async function switchOne(work, settings, name, plan) {
+    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
 }
 async function switchHost(work, settings, plan) {
     const { session } = work;
@@ -24157,7 +24050,7 @@ async function switchHost(work, settings, plan) {
         if (error instanceof UnrecordedSwitchError) {
             // Live but unrecorded: this host moved, and is put back with the others.
             work.moved = true;
-            throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
+            throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
         }
         // nginx kept (or got back) the previous file; the intent is void.
         await session.saveState({ ...before, pending: null }).catch(() => undefined);
@@ -24173,14 +24066,14 @@ async function switchHost(work, settings, plan) {
         await session.saveState({ ...committed, pending: null });
     }
     catch (error) {
-        throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
+        throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
     }
     return result;
 }
 /** Puts every host this phase moved back on the weights and the state it had before. */
 async function moveBack(works, settings) {
     await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
-        const back = work.before ?? (work.stable ? router_weightsFor(work.stable, 100) : null);
+        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
         if (!back)
             return;
         try {
@@ -24201,120 +24094,240 @@ async function moveBack(works, settings) {
                 await work.session.saveState({ ...work.stateBefore, pending: null });
         }
         catch (error) {
-            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
+            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
             work.report.outcome = 'failed';
         }
     });
 }
-function procedure_summarize(phase, works, ok, started, settings, canaryPercent, error) {
-    const first = works[0];
-    const switchTimes = works
-        .map((work) => work.report.switchMs)
-        .filter((ms) => ms !== null && Number.isFinite(ms));
-    return {
-        ok,
-        phase,
-        activeColor: first?.report.toColor ?? null,
-        previousColor: first?.report.fromColor ?? null,
-        version: first?.report.version ?? null,
-        previousVersion: first?.report.previousVersion ?? null,
-        canaryPercent,
-        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
-        durationMs: settings.clock.now() - started,
-        hosts: works.map((work) => work.report),
-        ...(error ? { error } : {}),
-        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
-            ? { refused: true }
-            : {}),
-    };
-}
-function procedure_failedHosts(works) {
-    return works
-        .filter((work) => work.failed)
-        .map((work) => work.report.error ?? `${work.session.label}: failed`)
-        .join('\n');
-}
-/**
- * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
- * answers, in the same round trip; returned by URL.
- */
-async function procedure_readLive(work, settings, probe = []) {
-    const view = await procedure_step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
-        const live = value.live ?? value.file;
-        return live ? formatWeights(live.weights) : 'not set up yet';
-    });
-    work.before = (view.live ?? view.file)?.weights ?? null;
-    work.report.weightsBefore = work.before;
-    return view.health;
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/procedures/bluegreen.ts
-
-
-
-
-
-
-
 const iso = (settings) => new Date(settings.clock.now()).toISOString();
-// ------------------------------------------------------------------------------------------------
-async function deploy(hosts, settings) {
-    const started = settings.clock.now();
-    const sessions = await session_openSessions(hosts, settings, {
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        version: settings.version,
-        phase: 'deploy',
-        time: new Date(started).toISOString(),
+/** Sleeps, or returns early when the run is cancelled. */
+async function cancellableSleep(settings, ms) {
+    const signal = settings.signal;
+    if (!signal)
+        return settings.clock.sleep(ms);
+    if (signal.aborted)
+        return;
+    await new Promise((resolve) => {
+        const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        void settings.clock.sleep(ms).then(done);
     });
-    const works = sessions.map((session) => ({
-        session,
-        report: procedure_newReport(session, 'deploy'),
-        target: 'blue',
-        stable: null,
-        before: null,
-        moved: false,
-        failed: false,
-    }));
-    try {
-        // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
-        if (!(await procedure_onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
-            const outcome = isCancelled(settings) ? 'cancelled' : 'failed';
-            const recorded = await recordEnd(works, settings, outcome, `traffic unchanged: ${procedure_failedHosts(works)}`);
-            return procedure_summarize('deploy', works, false, started, settings, 0, `${outcome === 'cancelled' ? 'the run was cancelled; ' : ''}no traffic was moved, because:\n${procedure_failedHosts(works)}${recorded}`);
-        }
-        if (isCancelled(settings)) {
-            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled before the switch');
-            return procedure_summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
-        }
-        // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
-        // Where each access log stands now: the monitor reads the canary's requests from here.
-        const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
-        const moved = await procedure_switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings, logMarks[works.indexOf(work)] ?? null));
-        if (!moved) {
-            const recorded = await recordEnd(works, settings, 'reverted', procedure_failedHosts(works));
-            return procedure_summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${procedure_failedHosts(works)}${recorded}`);
-        }
-        if (isCancelled(settings)) {
-            // Cancelled during the switch: nothing will watch this canary, so it does not stay.
-            await moveBack(works, settings);
-            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled during the switch; traffic put back');
-            return procedure_summarize('deploy', works, false, started, settings, 0, `the run was cancelled during the switch; every host is back on its previous weights${recorded}`);
-        }
-        for (const work of works)
-            work.report.outcome = 'success';
-        const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
-        return procedure_summarize('deploy', works, true, started, settings, percent);
-    }
-    finally {
-        await session_closeSessions(sessions);
-    }
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+
+
+const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`;
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
+    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [
+        stateDir,
+        includeDir,
+        ...inspectArgs(server),
+        ...(withNginx ? nginxControl(nginx, includeDir) : []),
+    ]);
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, ` +
+            `so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} ` +
+            `(nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; ` +
+            `add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (facts.nginxSkipped)
+        return problems;
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: ` +
+            `set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+/**
+ * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
+ * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
+ * stops the deploy on that host with the command that fixes it.
+ */
+async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
+    const withNginx = registry_drivesNginx(router?.name);
+    const [result, routerMissing] = await Promise.all([
+        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
+        router && !withNginx
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
+    ]);
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    // A prerequisite the doctor knows how to fix comes with its command.
+    const missing = problems.length > 0
+        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
+        : routerMissing;
+    if (problems.length > 0) {
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new errors_HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    return facts;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [
+        String(timeoutSeconds),
+        ...paths.map((path) => `http://127.0.0.1:${port}${path}`),
+    ]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), {
+        timeoutMs: (timeoutSeconds + 30) * 1000,
+    });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = [
+        'curl',
+        '-sS',
+        ...method,
+        '--max-time',
+        String(Math.ceil(budgetMs / 1000) + 10),
+        '-w',
+        '\\n%{http_code} %{time_total}',
+    ];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/deploy-host.ts
+
+
+
+
+
+
+/**
+ * A deploy on one host before any traffic moves: preflight, the release on record, pull, the idle
+ * color stopped and started with the new version, health, readiness and smoke checks.
+ */
 async function prepareHost(work, settings) {
     const { session } = work;
     const server = { app: settings.app, accessLog: session.spec.accessLog };
     const router = { name: settings.router ?? DEFAULT_ROUTER, host: session.spec, app: settings.app };
-    const facts = await procedure_step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server, router), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, ${found.nginxSkipped ? `${router.name} ready` : 'nginx -t ok'}`);
+    const facts = await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server, router), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, ${found.nginxSkipped ? `${router.name} ready` : 'nginx -t ok'}`);
     // A server block that does not proxy to the split variable sends the new color nothing: said, not
     // refused. Before an app's first deploy the variable does not exist, so the line cannot be there
     // yet: then it is what to do next, not a warning.
@@ -24324,7 +24337,7 @@ async function prepareHost(work, settings) {
         else
             settings.log.info(`${session.label}: once this first deploy is done: ${warning}`);
     }
-    await procedure_readLive(work, settings);
+    await readLive(work, settings);
     work.stable = stableColor(session.state, work.before);
     work.target = work.stable ? otherColor(work.stable) : 'blue';
     work.report.fromColor = work.stable;
@@ -24335,15 +24348,15 @@ async function prepareHost(work, settings) {
     // A re-run after a failed or replaced canary: take the idle color out of traffic before restarting it.
     if (work.stable && work.before && work.before[target] > 0) {
         const stable = work.stable;
-        await procedure_switchOne(work, settings, 'take the idle color out of traffic', {
-            weights: router_weightsFor(stable, 100),
+        await switchOne(work, settings, 'take the idle color out of traffic', {
+            weights: weightsFor(stable, 100),
             phase: 'take-out',
             recover: 'to',
             commit: (state) => {
                 const replaced = state.canary?.release;
                 const next = { ...state, active: stable, canary: null };
                 return replaced
-                    ? state_updateRelease(next, replaced, {
+                    ? updateRelease(next, replaced, {
                         status: 'cancelled',
                         endedAt: iso(settings),
                         note: `replaced by ${settings.version} before it was promoted`,
@@ -24351,7 +24364,7 @@ async function prepareHost(work, settings) {
                     : next;
             },
         });
-        work.before = router_weightsFor(stable, 100);
+        work.before = weightsFor(stable, 100);
         work.moved = false;
         work.stateBefore = undefined;
     }
@@ -24382,17 +24395,17 @@ async function prepareHost(work, settings) {
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
     // standby kept for an instant rollback) is touched.
-    const prepared = await procedure_step(work, settings, `prepare ${settings.image}`, () => runtime_prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
+    const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
     const previous = session.state.colors[target];
-    await procedure_step(work, settings, `stop whatever runs as ${target}`, () => runtime_stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
+    await step(work, settings, `stop whatever runs as ${target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
     if (previous)
         await session.saveState({
             ...session.state,
             colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } },
         });
-    await procedure_step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => runtime_launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
+    await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
     // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
-    await session.saveState(state_updateRelease({
+    await session.saveState(updateRelease({
         ...session.state,
         colors: {
             ...session.state.colors,
@@ -24405,9 +24418,9 @@ async function prepareHost(work, settings) {
             },
         },
     }, releaseId, { image: prepared.image }));
-    await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+    await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
     for (const check of settings.smokeRequests) {
-        await procedure_step(work, settings, `smoke ${checkName(check)}`, async () => {
+        await step(work, settings, `smoke ${checkName(check)}`, async () => {
             const outcome = await smoke(session.remote, release.port, check, settings.smokeDefaults);
             work.report.smoke.push(outcome);
             if (!outcome.ok)
@@ -24416,12 +24429,78 @@ async function prepareHost(work, settings) {
         }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
     }
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/deploy.ts
+
+
+
+
+
+
+
+/**
+ * The deploy phase: every host prepared (deploy-host.ts), then the canary share (or everything, on
+ * a first deploy) switched to the new color on all of them, or on none; how it ended is recorded
+ * on every host.
+ */
+async function deploy(hosts, settings) {
+    const started = settings.clock.now();
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.version,
+        phase: 'deploy',
+        time: new Date(started).toISOString(),
+    });
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'deploy'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
+    try {
+        // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
+        if (!(await onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
+            const outcome = isCancelled(settings) ? 'cancelled' : 'failed';
+            const recorded = await recordEnd(works, settings, outcome, `traffic unchanged: ${failedHosts(works)}`);
+            return summarize('deploy', works, false, started, settings, 0, `${outcome === 'cancelled' ? 'the run was cancelled; ' : ''}no traffic was moved, because:\n${failedHosts(works)}${recorded}`);
+        }
+        if (isCancelled(settings)) {
+            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled before the switch');
+            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
+        }
+        // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
+        // Where each access log stands now: the monitor reads the canary's requests from here.
+        const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
+        const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings, logMarks[works.indexOf(work)] ?? null));
+        if (!moved) {
+            const recorded = await recordEnd(works, settings, 'reverted', failedHosts(works));
+            return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}${recorded}`);
+        }
+        if (isCancelled(settings)) {
+            // Cancelled during the switch: nothing will watch this canary, so it does not stay.
+            await moveBack(works, settings);
+            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled during the switch; traffic put back');
+            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled during the switch; every host is back on its previous weights${recorded}`);
+        }
+        for (const work of works)
+            work.report.outcome = 'success';
+        const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
+        return summarize('deploy', works, true, started, settings, percent);
+    }
+    finally {
+        await closeSessions(sessions);
+    }
+}
 function deploySwitch(work, settings, logMark) {
     const target = work.target;
     const stable = work.stable;
     const releaseId = work.releaseId;
     return {
-        weights: router_weightsFor(target, stable ? settings.canaryPercent : 100),
+        weights: weightsFor(target, stable ? settings.canaryPercent : 100),
         phase: 'deploy',
         recover: 'from',
         ...(releaseId ? { release: releaseId } : {}),
@@ -24443,8 +24522,8 @@ function deploySwitch(work, settings, logMark) {
                     },
                 }
                 : { ...state, active: target, canary: null };
-            next = state_updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
-            return state_withHistory(next, procedure_history(settings, {
+            next = updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
+            return withHistory(next, procedure_history(settings, {
                 action: 'deploy',
                 color: target,
                 version: settings.version,
@@ -24466,12 +24545,12 @@ async function recordEnd(works, settings, outcome, detail) {
             state = { ...state, canary: null };
         }
         const status = outcome === 'cancelled' ? 'cancelled' : 'failed';
-        state = state_updateRelease(state, work.releaseId, {
+        state = updateRelease(state, work.releaseId, {
             status,
             endedAt: iso(settings),
-            note: state_oneLine(work.report.error ?? detail).slice(0, 300),
+            note: oneLine(work.report.error ?? detail).slice(0, 300),
         });
-        state = state_withHistory(state, procedure_history(settings, {
+        state = withHistory(state, procedure_history(settings, {
             action: 'deploy',
             color: work.target,
             version: settings.version,
@@ -24481,13 +24560,25 @@ async function recordEnd(works, settings, outcome, detail) {
         }));
         await session.saveState(state);
     });
-    const failures = results.flatMap((result, index) => result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errors_errorMessage(result.error)}`]);
+    const failures = results.flatMap((result, index) => result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errorMessage(result.error)}`]);
     return failures.length > 0 ? `\n${failures.join('\n')}` : '';
 }
-// ------------------------------------------------------------------------------------------------
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/promote.ts
+
+
+
+
+
+
+
+/**
+ * The promote phase: every host's canary checked, all traffic to it on every host or on none, then
+ * the previous color drained and stopped (unless kept for an instant rollback).
+ */
 async function promote(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await session_openSessions(hosts, settings, {
+    const sessions = await openSessions(hosts, settings, {
         runId: settings.run.runId,
         actor: settings.run.actor,
         version: settings.version || '(canary)',
@@ -24496,7 +24587,7 @@ async function promote(hosts, settings) {
     }, { versionFromState: (state) => state.canary?.version });
     const works = sessions.map((session) => ({
         session,
-        report: procedure_newReport(session, 'promote'),
+        report: newReport(session, 'promote'),
         target: 'blue',
         stable: null,
         before: null,
@@ -24505,16 +24596,16 @@ async function promote(hosts, settings) {
     }));
     try {
         // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
-        if (!(await procedure_onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
-            return procedure_summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${procedure_failedHosts(works)}`);
+        if (!(await onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
+            return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
         }
         if (isCancelled(settings))
-            return procedure_summarize('promote', works, false, started, settings, 0, 'the run was cancelled before the switch; nothing was promoted');
+            return summarize('promote', works, false, started, settings, 0, 'the run was cancelled before the switch; nothing was promoted');
         const pending = works.filter((work) => work.report.outcome !== 'noop');
         // 2. All traffic to the new color on every host, or back where it was.
-        const moved = await procedure_switchAll(pending, settings, 'switch all traffic', (work) => promoteSwitch(work, settings));
+        const moved = await switchAll(pending, settings, 'switch all traffic', (work) => promoteSwitch(work, settings));
         if (!moved) {
-            return procedure_summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${procedure_failedHosts(pending)}`);
+            return summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${failedHosts(pending)}`);
         }
         for (const work of pending)
             work.report.outcome = 'success';
@@ -24526,32 +24617,16 @@ async function promote(hosts, settings) {
         }
         if (!isCancelled(settings))
             await parallel_settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
-        return procedure_summarize('promote', works, true, started, settings, 100);
+        return summarize('promote', works, true, started, settings, 100);
     }
     finally {
-        await session_closeSessions(sessions);
+        await closeSessions(sessions);
     }
-}
-/** Sleeps, or returns early when the run is cancelled. */
-async function cancellableSleep(settings, ms) {
-    const signal = settings.signal;
-    if (!signal)
-        return settings.clock.sleep(ms);
-    if (signal.aborted)
-        return;
-    await new Promise((resolve) => {
-        const done = () => {
-            signal.removeEventListener('abort', done);
-            resolve();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        void settings.clock.sleep(ms).then(done);
-    });
 }
 async function checkPromotable(work, settings) {
     const { session } = work;
     const { state } = session;
-    await procedure_readLive(work, settings);
+    await readLive(work, settings);
     const canary = state.canary;
     if (!canary) {
         const active = state.active ? state.colors[state.active] : undefined;
@@ -24580,13 +24655,13 @@ async function checkPromotable(work, settings) {
     work.report.fromColor = work.stable;
     work.report.version = canary.version;
     work.report.previousVersion = state.colors[work.stable]?.version ?? null;
-    await procedure_step(work, settings, `check ${canary.color} is healthy`, () => health_waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30), settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+    await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30), settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
 }
 function promoteSwitch(work, settings) {
     const target = work.target;
     const canary = work.session.state.canary;
     return {
-        weights: router_weightsFor(target, 100),
+        weights: weightsFor(target, 100),
         phase: 'promote',
         recover: 'from',
         ...(canary?.release ? { release: canary.release } : {}),
@@ -24595,9 +24670,9 @@ function promoteSwitch(work, settings) {
             const previousLive = liveRelease(state);
             let next = { ...state, active: target, canary: null };
             if (previousLive && previousLive.id !== canary?.release)
-                next = state_updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
-            next = state_updateRelease(next, canary?.release, { status: 'live', servedAt: now });
-            return state_withHistory(next, procedure_history(settings, {
+                next = updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
+            next = updateRelease(next, canary?.release, { status: 'live', servedAt: now });
+            return withHistory(next, procedure_history(settings, {
                 action: 'promote',
                 color: target,
                 version: canary?.version ?? work.report.version ?? '',
@@ -24614,7 +24689,7 @@ async function finishPromotion(work, settings) {
     if (!oldRelease || settings.keepPrevious || oldRelease.status === 'stopped')
         return;
     try {
-        await procedure_step(work, settings, `stop ${old} (${oldRelease.version})`, () => runtime_stopRelease(session.remote, settings.runtime, {
+        await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, {
             app: settings.app,
             color: old,
             port: session.port(old),
@@ -24628,20 +24703,17 @@ async function finishPromotion(work, settings) {
     }
     catch (error) {
         // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
-        work.report.error = `the previous color could not be stopped: ${errors_errorMessage(error)}`;
+        work.report.error = `the previous color could not be stopped: ${errorMessage(error)}`;
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/plan.ts
 
 
 
-
-
-
-const rollback_describe = (release) => `${release.version} (${release.status})`;
+const plan_describe = (release) => `${release.version} (${release.status})`;
 function candidateList(state) {
-    const list = state_rollbackCandidates(state).map(rollback_describe);
+    const list = rollbackCandidates(state).map(plan_describe);
     return list.length > 0 ? list.join(', ') : 'none';
 }
 /** Where a release can run: the color that already has it, or the idle color (started from its image). */
@@ -24668,7 +24740,9 @@ function planRollback(state, live, target, host) {
         : null;
     if (target.kind === 'previous') {
         if (target.canaryOnly && !state.canary) {
-            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
+            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ` +
+                `${current ? `${current.version} serves all traffic` : 'nothing serves'}; ` +
+                'to go back from a promoted release, roll back instead');
         }
         if (state.canary) {
             // A canary in progress: the stable color still runs and serves most traffic.
@@ -24714,12 +24788,14 @@ function planRollback(state, live, target, host) {
             throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
         }
         if (!good) {
-            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
+            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to ` +
+                `(${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. ` +
+                'Name one with target-version to roll back to it anyway');
         }
         const where = placement(state, good, otherColor(active));
         const skipped = state.releases
             .filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release))
-            .map(rollback_describe);
+            .map(plan_describe);
         return {
             target: where.color,
             failed: active,
@@ -24775,313 +24851,15 @@ function planRollback(state, live, target, host) {
         ...(warning ? { warning } : {}),
     };
 }
-/** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
-function releaseOf(state, color) {
-    const held = state.colors[color];
-    if (!held)
-        return undefined;
-    const newestFirst = [...state.releases]
-        .reverse()
-        .filter((release) => release.version === held.version && release.image === held.image);
-    return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
-}
-const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
-/**
- * The runtime that stops or starts a color: the one the inputs name, else the one recorded with the
- * release it runs (or is to run). Neither known: refused, never a stop claimed with a guess.
- */
-function runtimeFor(settings, host, doing, release) {
-    if (settings.runtime)
-        return settings.runtime;
-    if (!release?.runtime || !settings.recordedRuntime) {
-        throw new ConfigurationError(`${host}: cannot ${doing}: no runtime input names one and its release records none (deployed before runtimes were recorded); ${PASS_RUNTIME}`);
-    }
-    try {
-        return settings.recordedRuntime(release.runtime);
-    }
-    catch (error) {
-        throw new ConfigurationError(`${host}: cannot ${doing}: ${errorMessage(error)}; ${PASS_RUNTIME}`);
-    }
-}
-/**
- * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
- * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
- * for an analysis window to end.
- */
-const ABORT_WAIT_SECONDS = 30;
-async function rollback(hosts, settings, since) {
-    const started = since ?? settings.clock.now();
-    let abortRequestedAt = null;
-    const sessions = await openSessions(hosts, settings, {
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        version: settings.target.kind === 'version' ? settings.target.version : '(previous)',
-        phase: 'rollback',
-        time: new Date(started).toISOString(),
-    }, {
-        onHeld: async (remote, paths, holder) => {
-            if (!holder?.phase?.startsWith('monitor'))
-                return 0;
-            abortRequestedAt ??= settings.clock.now();
-            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
-            const request = JSON.stringify({
-                runId: settings.run.runId,
-                actor: settings.run.actor,
-                reason: settings.reason,
-                time: new Date(settings.clock.now()).toISOString(),
-            });
-            await remote.run(script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
-            return ABORT_WAIT_SECONDS;
-        },
-    });
-    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
-    try {
-        if (abortRequestedAt !== null)
-            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
-        const result = await rollbackSessions(sessions, settings, started);
-        return { ...result, abortedMonitorMs };
-    }
-    finally {
-        await closeSessions(sessions);
-    }
-}
-/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
-async function rollbackSessions(sessions, settings, since) {
-    const works = sessions.map((session) => ({
-        session,
-        report: newReport(session, 'rollback'),
-        target: 'blue',
-        stable: null,
-        before: null,
-        moved: false,
-        failed: false,
-    }));
-    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
-    // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
-    // color refuses here, before any host is touched); then start the target color when it is not
-    // running. No traffic moves yet.
-    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) &&
-        (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
-    const planned = works.find((work) => work.plan?.rejected)?.plan;
-    const finish = (ok, error, restoredMs = null) => ({
-        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
-        noop: works.every((work) => work.plan?.noop),
-        restoredMs,
-        failedVersion: planned?.rejected?.version ?? null,
-        candidates,
-        abortedMonitorMs: null,
-    });
-    if (!prepared)
-        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
-    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
-    // for a cancel: it is the way to safety.
-    const pending = works.filter((work) => !work.plan?.noop);
-    if (pending.length === 0) {
-        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
-        return finish(true, undefined, 0);
-    }
-    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
-    if (!moved)
-        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
-    const restoredMs = settings.clock.now() - since;
-    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
-    // 3. Stop the failed color unless it is kept for inspection.
-    await settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
-    for (const work of pending)
-        work.report.outcome = 'success';
-    return finish(true, undefined, restoredMs);
-}
-const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
-async function planOnHost(work, settings) {
-    const { session } = work;
-    // Both colors' health is probed with the weights, in the same command: a rollback to a color that
-    // runs and answers needs no second round trip before the switch.
-    work.health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
-    const plan = planRollback(session.state, work.before, settings.target, session.label);
-    work.plan = plan;
-    if (plan.noop)
-        return;
-    const { state } = session;
-    const runtimes = {};
-    if (plan.start) {
-        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image
-            ? plan.release
-            : [...state.releases]
-                .reverse()
-                .find((release) => release.version === plan.version && release.image === plan.image);
-        runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
-        const holder = state.colors[plan.target];
-        runtimes.stopTarget = holder
-            ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target))
-            : runtimes.start;
-    }
-    const failed = plan.failed ? state.colors[plan.failed] : undefined;
-    if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
-        runtimes.stopFailed = runtimeFor(settings, session.label, `stop ${plan.failed} (${failed.version})`, releaseOf(state, plan.failed));
-    }
-    work.runtimes = runtimes;
-}
-async function prepareRollback(work, settings) {
-    const { session } = work;
-    const plan = work.plan;
-    const health = work.health ?? {};
-    const runtimes = work.runtimes ?? {};
-    if (plan.warning)
-        settings.log.warn(plan.warning);
-    if (!plan.noop)
-        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
-    work.target = plan.target;
-    work.stable = plan.failed;
-    work.report.toColor = plan.target;
-    work.report.fromColor = plan.failed;
-    work.report.version = plan.version;
-    work.report.previousVersion =
-        plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
-    if (plan.noop) {
-        work.report.outcome = 'noop';
-        work.report.weightsAfter = work.before;
-        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
-        return;
-    }
-    const release = {
-        app: settings.app,
-        color: plan.target,
-        port: session.port(plan.target),
-        image: plan.image,
-        version: plan.version,
-    };
-    if (plan.start) {
-        const { start: startRuntime, stopTarget: stopRuntime } = runtimes;
-        if (!startRuntime || !stopRuntime)
-            throw new Error(`${session.label}: the rollback's plan starts ${plan.target} but resolved no runtime for it (a bug)`);
-        const timeoutMs = settings.commandTimeoutSeconds * 1000;
-        // Pull first: a missing image changes nothing.
-        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, startRuntime, release, timeoutMs), (ready) => ready.image);
-        // The color to start takes traffic now (a canary being replaced): take it out first.
-        if (work.before && work.before[plan.target] > 0 && plan.failed) {
-            const keep = plan.failed;
-            await switchOne(work, settings, 'take the idle color out of traffic', {
-                weights: weightsFor(keep, 100),
-                phase: 'take-out',
-                recover: 'to',
-                commit: (state) => ({ ...state, canary: null, active: keep }),
-            });
-            work.before = weightsFor(keep, 100);
-            work.moved = false;
-            work.stateBefore = undefined;
-        }
-        const recorded = session.state.colors[plan.target];
-        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, stopRuntime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
-        if (recorded)
-            await session.saveState({
-                ...session.state,
-                colors: {
-                    ...session.state.colors,
-                    [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() },
-                },
-            });
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, startRuntime, prepared, timeoutMs));
-        await session.saveState({
-            ...session.state,
-            colors: {
-                ...session.state.colors,
-                [plan.target]: {
-                    image: prepared.image,
-                    version: plan.version,
-                    port: release.port,
-                    status: 'running',
-                    since: new Date(settings.clock.now()).toISOString(),
-                },
-            },
-        });
-    }
-    const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
-    if (answering) {
-        await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
-        return;
-    }
-    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10), settings.clock), (ms) => `healthy after ${ms} ms`);
-}
-function rollbackSwitch(work, settings) {
-    const plan = work.plan;
-    return {
-        weights: weightsFor(plan.target, 100),
-        phase: 'rollback',
-        recover: 'to',
-        commit: (state) => {
-            const now = new Date(settings.clock.now()).toISOString();
-            let next = { ...state, active: plan.target, canary: null };
-            const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
-            if (plan.rejected)
-                next = updateRelease(next, plan.rejected.id, {
-                    status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back',
-                    endedAt: now,
-                    note: oneLine(settings.reason).slice(0, 300),
-                });
-            for (const release of next.releases) {
-                if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
-                    next = updateRelease(next, release.id, {
-                        status: release.status === 'canary' ? 'rejected' : 'rolled-back',
-                        endedAt: now,
-                    });
-            }
-            if (plan.release)
-                next = updateRelease(next, plan.release.id, {
-                    status: 'live',
-                    servedAt: plan.release.servedAt ?? now,
-                    restoredAt: now,
-                    endedAt: null,
-                });
-            return withHistory(next, history(settings, {
-                action: 'rollback',
-                color: plan.target,
-                version: plan.version,
-                image: plan.image,
-                outcome: 'success',
-                detail: settings.reason.slice(0, 500),
-            }));
-        },
-    };
-}
-async function stopFailed(work, settings) {
-    const { session } = work;
-    const plan = work.plan;
-    await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
-    if (!plan.failed || settings.keepFailed)
-        return;
-    const failed = plan.failed;
-    const failedRelease = session.state.colors[failed];
-    const runtime = work.runtimes?.stopFailed;
-    if (!failedRelease || failedRelease.status === 'stopped' || !runtime)
-        return;
-    try {
-        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, {
-            app: settings.app,
-            color: failed,
-            port: session.port(failed),
-            image: failedRelease.image,
-            version: failedRelease.version,
-        }, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({
-            ...session.state,
-            colors: {
-                ...session.state.colors,
-                [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() },
-            },
-        });
-    }
-    catch (error) {
-        // Traffic already left the failed color; a failed stop is reported, not fatal.
-        work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
-    }
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/procedures/status.ts
 
 
 
 
-const LOCK_READ = `if [ -d "$1" ]; then printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null; else echo free; fi`;
+const LOCK_READ = `if [ -d "$1" ]; then
+  printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null
+else echo free; fi`;
 async function fleetStatus(specs, settings) {
     const statuses = specs.map((spec) => emptyStatus(spec.target.label));
     await parallel_settleLimit(specs.map((spec, index) => ({ spec, index })), settings.maxParallel, async ({ spec, index }) => {
@@ -25089,7 +24867,7 @@ async function fleetStatus(specs, settings) {
             statuses[index] = await hostStatus(spec, settings);
         }
         catch (error) {
-            statuses[index] = { ...emptyStatus(spec.target.label), error: errors_errorMessage(error) };
+            statuses[index] = { ...emptyStatus(spec.target.label), error: errorMessage(error) };
         }
     });
     return statuses;
@@ -25112,9 +24890,9 @@ function emptyStatus(host) {
     };
 }
 async function hostStatus(spec, settings) {
-    const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+    const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
     try {
-        const paths = state_statePaths(spec.stateDir, settings.app);
+        const paths = statePaths(spec.stateDir, settings.app);
         const router = buildRouter(settings.router ?? DEFAULT_ROUTER, {
             remote,
             host: spec,
@@ -25147,10 +24925,11 @@ function previousPlan(host, state, served) {
         const plan = planRollback(state, served, { kind: 'previous' }, host);
         if (plan.noop)
             return `nothing to do: ${plan.version} already serves${plan.why ? ` (${plan.why})` : ''}`;
-        return `${plan.version} on ${plan.target}${plan.start ? ' (started again first)' : ' (running)'}${plan.rejected ? `, taking ${plan.rejected.version} out` : ''}`;
+        return (`${plan.version} on ${plan.target}${plan.start ? ' (started again first)' : ' (running)'}` +
+            `${plan.rejected ? `, taking ${plan.rejected.version} out` : ''}`);
     }
     catch (error) {
-        return `not possible: ${errors_errorMessage(error).replace(`${host}: `, '')}`;
+        return `not possible: ${errorMessage(error).replace(`${host}: `, '')}`;
     }
 }
 function describeState(host, state, served) {
@@ -25184,7 +24963,7 @@ function describeState(host, state, served) {
             note: release.note,
         })),
         rollbackPrevious: previousPlan(host, state, served),
-        rollbackTo: state_rollbackCandidates(state).map((release) => release.version),
+        rollbackTo: rollbackCandidates(state).map((release) => release.version),
     };
 }
 function parseLockRead(output) {
@@ -25237,8 +25016,17 @@ function statusLines(app, statuses) {
             const color = status.colors[name];
             return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
         });
-        lines.push(`${status.host}: serves ${serves}${drift}; ${colors.join(', ')}${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`);
-        lines.push(`  lock: ${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} (the next run settles it)` : ''}`);
+        lines.push(`${status.host}: serves ${serves}${drift}; ${colors.join(', ')}` +
+            `${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`);
+        lines.push('  lock: ' +
+            (status.lock
+                ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), ` +
+                    `alive ${status.lock.aliveSecondsAgo} s ago`
+                : 'free') +
+            (status.pending
+                ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} ` +
+                    '(the next run settles it)'
+                : ''));
         if (status.hold)
             lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
         lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
@@ -25253,26 +25041,35 @@ function statusLines(app, statuses) {
 /** The step summary of a status: one row a host, what it serves first. */
 function statusSummary(app, statuses) {
     const failed = statuses.filter((status) => status.error);
-    const title = `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
+    const title = `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)` +
+        `${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
     const color = (status, name) => {
         const recorded = status.colors[name];
         return recorded ? `${recorded.version} (${recorded.status})` : '—';
     };
     const rows = statuses.map((status) => status.error
-        ? [surfaces_hostCell(status.host), `cannot be read: ${show_printable(status.error, 200)}`, '', '', '', '', '']
+        ? [hostCell(status.host), `cannot be read: ${show_printable(status.error, 200)}`, '', '', '', '', '']
         : [
-            surfaces_hostCell(status.host),
-            `${status.served ? formatWeights(status.served) : 'nothing'}${status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (file: ${formatWeights(status.file)})` : ''}`,
+            hostCell(status.host),
+            (status.served ? formatWeights(status.served) : 'nothing') +
+                (status.served && status.file && formatWeights(status.served) !== formatWeights(status.file)
+                    ? ` (file: ${formatWeights(status.file)})`
+                    : ''),
             color(status, 'blue'),
             color(status, 'green'),
             status.canary ? `${status.canary.version} at ${status.canary.percent}%` : '—',
-            `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}${status.hold ? `; ramp ${holdText(status.hold)}` : ''}`,
+            (status.lock
+                ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), ` +
+                    `alive ${status.lock.aliveSecondsAgo} s ago`
+                : 'free') +
+                (status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : '') +
+                (status.hold ? `; ramp ${holdText(status.hold)}` : ''),
             `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
         ]);
     return [
         title,
         '',
-        surfaces_table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows),
+        table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows),
         '',
         'Read without taking the lock; nothing was changed.',
         '',
@@ -25338,7 +25135,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     if (directory === '')
         return;
     const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+        const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
         try {
             await writeDeploymentMetrics(remote, directory, outcome);
         }
@@ -25348,7 +25145,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     });
     results.forEach((result, index) => {
         if (!result.ok)
-            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errors_errorMessage(result.error)}`);
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
     });
 }
 /** The input that turns the metrics on, shared by the actions that write them. */
@@ -25462,7 +25259,7 @@ async function notifySlack(webhookUrl, notice, warn) {
     }
     catch (error) {
         // The webhook URL is a secret: the message names the failure, never the URL.
-        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errors_errorMessage(error), webhookUrl)}`);
+        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errorMessage(error), webhookUrl)}`);
         return false;
     }
 }
@@ -25624,12 +25421,13 @@ async function recordedPhase(records, phase) {
     return { result, deploymentId };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
+;// CONCATENATED MODULE: ./packages/shared/src/report/headline.ts
 
-
-
-
-/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
+/**
+ * What every step summary opens with (pure): the headline an on-call engineer reads first, and the
+ * words the phase and monitor summaries share. The runner caps the summary file at 1 MiB; we stay
+ * far below.
+ */
 const OUTCOME = {
     success: '✅ success',
     failed: '❌ failed',
@@ -25639,11 +25437,11 @@ const OUTCOME = {
 };
 /** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 function headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${surfaces_forMarkdown(head.title)}`, ''];
+    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
     if (head.verdict)
-        lines.push(`- **Verdict:** ${surfaces_forMarkdown(head.verdict)}`);
+        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
     if (head.done)
-        lines.push(`- **Done:** ${surfaces_forMarkdown(head.done)}`);
+        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
     if (head.incidentUrl)
         lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
     if (head.next.length === 1)
@@ -25653,12 +25451,18 @@ function headline(app, head) {
     lines.push('');
     return lines.join('\n');
 }
-const summary_hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
+const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
 const seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/phase-summary.ts
+
+
+
+const phase_summary_hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
 /** The headline of a deploy, promote or rollback (pure). */
 function phaseHeadline(result, context = {}) {
     const version = result.version ?? '?';
-    const count = summary_hostsText(result.hosts.length);
+    const count = phase_summary_hostsText(result.hosts.length);
     const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
     const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
     const why = [
@@ -25693,7 +25497,8 @@ function phaseHeadline(result, context = {}) {
                     ...base,
                     ok: true,
                     title: `${version} is a ${result.canaryPercent}% canary on ${count}`,
-                    done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`,
+                    done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, ` +
+                        `passed its checks, and takes ${result.canaryPercent}% of requests`,
                     next: [
                         'Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.',
                     ],
@@ -25719,7 +25524,8 @@ function phaseHeadline(result, context = {}) {
                 ...base,
                 ok: true,
                 title: `${version} promoted: all traffic on ${count}`,
-                done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`,
+                done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}` +
+                    (result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''),
                 next: [
                     `Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`,
                 ],
@@ -25750,7 +25556,8 @@ function phaseHeadline(result, context = {}) {
                 ok: true,
                 title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`,
                 verdict: why || undefined,
-                done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`}`,
+                done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}` +
+                    (hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`),
                 next: [
                     `Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`,
                 ],
@@ -25758,7 +25565,6 @@ function phaseHeadline(result, context = {}) {
         }
     }
 }
-const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
 /** A rollback's decision → traffic back, when the result carries it. */
 function hostsRestoredMs(result) {
     const restored = result.restoredMs;
@@ -25767,9 +25573,9 @@ function hostsRestoredMs(result) {
 function phaseSummary(app, result, context = {}) {
     const lines = [headline(app, phaseHeadline(result, context))];
     if (result.error)
-        lines.push('#### What went wrong', '', surfaces_codeBlock(result.error), '');
-    lines.push(surfaces_table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        surfaces_hostCell(host.host),
+        lines.push('#### What went wrong', '', codeBlock(result.error), '');
+    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
+        hostCell(host.host),
         OUTCOME[host.outcome],
         `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
         `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
@@ -25778,273 +25584,80 @@ function phaseSummary(app, result, context = {}) {
         host.switchMs === null ? '—' : String(host.switchMs),
     ])), '');
     const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [
-        surfaces_hostCell(host.host),
+        hostCell(host.host),
         `${check.method} ${check.path}`,
         String(check.status),
         `${check.latencyMs} / ${check.maxLatencyMs}`,
         check.ok ? '✅' : `❌ ${check.problem ?? ''}`,
     ]));
     if (smoke.length > 0)
-        lines.push('#### Smoke checks', '', surfaces_table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
+        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
     const steps = result.hosts.flatMap((host) => host.steps.map((step) => [
-        surfaces_hostCell(host.host),
+        hostCell(host.host),
         step.step,
         step.ok ? 'ok' : 'failed',
         String(step.ms),
         step.detail ?? '',
     ]));
-    lines.push('<details><summary>Steps</summary>', '', surfaces_table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
+    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
     lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
     return lines.join('\n');
 }
-// ------------------------------------------------------------------------------------------------
-// Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
-const VERDICT = {
-    success: '✅ success',
-    failure: '❌ failure',
-    inconclusive: '⚠️ inconclusive',
-    error: '⛔ error',
-};
-/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
-const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/cleanup.ts
+
+
+
+
 /**
- * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
- * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
- * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
- * no value is left off the x axis, and the note under the chart names what is missing.
+ * The post step of a job whose main step was killed before it could clean up: on each host, settle
+ * the traffic change this job left pending and release this job's lock. A lock is this job's only
+ * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
+ * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
+ * older version (no token), is left alone and said to be. Needs no lock of its own.
  */
-function xyChart(title, unit, series, value, lines) {
-    const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
-    if (times.length === 0)
-        return '';
-    const valueAt = (t, color) => {
-        const point = series.find((p) => p.t === t && p.color === color);
-        const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
-    };
-    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
-    const missing = lines
-        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
-        .filter((gap) => gap.at.length > 0)
-        .map((gap) => `${gap.color} at ${gap.at.length > 8
-        ? `${gap.at
-            .slice(0, 8)
-            .map((t) => Math.round(t))
-            .join(', ')}… (${gap.at.length} samples)`
-        : gap.at.map((t) => Math.round(t)).join(', ')} s`);
-    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
-    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
-    if (drawn.length === 0)
-        return `${title}: no sample had data for every line.${note}`;
-    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
-    const max = Math.max(1, ...lineValues.flat());
-    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
-    return [
-        '```mermaid',
-        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
-        'xychart-beta',
-        `  title "${title.replaceAll('"', "'")}"`,
-        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
-        `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
-        ...lineValues.map((values) => `  line [${values.join(', ')}]`),
-        '```',
-        '',
-        `${legend}${note}`,
-    ].join('\n');
-}
-/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
-function progressFigures(figures) {
-    return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
-}
-/**
- * One progress line per sample (pure): per color, the interval's and the running figures, then the
- * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
- * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
- */
-function progressLine(sample, result, canary, stable) {
-    const interval = (color) => {
-        const colorSample = sample.colors[color];
-        const requests = colorSample?.requests ?? 0;
-        return {
-            requests,
-            errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null,
-            p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null,
-        };
-    };
-    const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
-    const rules = result.rules
-        .filter((rule) => rule.status === 'fail' || rule.status === 'watching')
-        .map((rule) => `${rule.name}: ${rule.status}`);
-    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
-}
-/**
- * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
- * before it took, and the canary's share of traffic at each of them.
- */
-function rampTimeline(result) {
-    const series = [];
-    const share = [];
-    let offset = 0;
-    for (const step of result.steps) {
-        for (const point of step.analysis.series)
-            series.push({ ...point, t: point.t + offset });
-        const percent = step.percent ?? 0;
-        const times = [...new Set(step.analysis.series.map((point) => point.t))];
-        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
-            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
-            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
+async function cleanUpRun(specs, settings) {
+    const done = [];
+    const jobToken = settings.run.jobToken;
+    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = statePaths(spec.stateDir, settings.app);
+            const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
+            const owner = parseLockOwner(owned.stdout);
+            const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
+            if (!ours) {
+                if (owner?.runId === settings.run.runId) {
+                    settings.log.info(owner.jobToken
+                        ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}` +
+                            `${owner.job ? ` (job ${owner.job})` : ''}: left alone`
+                        : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), ` +
+                            "so it may be another job's: left alone; it goes stale once its run stops");
+                }
+                return;
+            }
+            const lockToken = owner.token;
+            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
+            const session = new HostSession(spec, remote, settings, state, async () => {
+                await remote.run(commands.releaseLock(paths.lock, lockToken));
+            }, sessionRouter(spec, remote, settings));
+            const pending = state.pending;
+            if (pending && pending.jobToken !== jobToken) {
+                // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
+                settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
+            }
+            else {
+                await settle_settle(session, settings);
+            }
+            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
+            await session.close();
+            done.push(remote.label);
         }
-        offset += step.analysis.elapsedSeconds;
-    }
-    return { series, share, seconds: offset };
-}
-const MONITOR_VERDICT = { ...VERDICT, aborted: '⏹ aborted' };
-/** The headline of a canary analysis or ramp (pure): the verdict and what was done about it. */
-function monitorHeadline(result, incidentUrl = null) {
-    const canary = result.canaryVersion ?? result.canaryColor;
-    const stable = result.stableVersion ?? result.stableColor;
-    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
-    const what = ramp ? `ramp of ${canary}` : `canary ${canary}`;
-    // A ramp's verdict speaks for the whole ramp: the step it stopped at, or every step passed.
-    const last = result.steps.at(-1);
-    const shares = result.steps.map((step) => `${step.percent ?? '—'}%`).join(' → ');
-    const why = !ramp || result.verdict === 'aborted' || !last
-        ? oneLineText(result.reason)
-        : result.verdict === 'success'
-            ? `every step passed its analysis (${shares})`
-            : `at step ${result.steps.length}, ${last.percent ?? '—'}% (${shares}): ${oneLineText(result.reason)}`;
-    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
-    const rollback = result.rollback;
-    if (rollback && !rollback.ok) {
-        return {
-            ok: false,
-            title: `${what} failed, and the automatic rollback FAILED`,
-            verdict,
-            done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`,
-            incidentUrl,
-            next: [
-                `Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`,
-            ],
-        };
-    }
-    if (rollback) {
-        return {
-            ok: false,
-            title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`,
-            verdict,
-            done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`,
-            incidentUrl,
-            next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`],
-        };
-    }
-    switch (result.verdict) {
-        case 'success':
-            return ramp
-                ? // All traffic is on the canary's color, but it is still the canary: promote makes it the live release and stops the stable one.
-                    {
-                        ok: true,
-                        title: `${canary} ramped to all traffic`,
-                        verdict,
-                        done: `every step passed its analysis; ${canary} serves all traffic as the canary, ${stable} still runs beside it`,
-                        incidentUrl,
-                        next: [
-                            `Promote it (blue-green phase: promote): ${canary} becomes the live release and ${stable} is stopped unless keep-previous.`,
-                        ],
-                    }
-                : {
-                    ok: true,
-                    title: `canary ${canary} passed`,
-                    verdict,
-                    done: `nothing changed: ${canary} still takes its canary share next to ${stable}`,
-                    incidentUrl,
-                    next: ['Promote it (blue-green phase: promote).'],
-                };
-        case 'aborted':
-            return {
-                ok: false,
-                title: `${what} aborted`,
-                verdict,
-                done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)',
-                incidentUrl,
-                next: ['See the rollback run that asked, or re-run the monitor.'],
-            };
-        default:
-            return {
-                ok: false,
-                title: `${what}: ${result.verdict}, left in place`,
-                verdict,
-                done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`,
-                incidentUrl,
-                next: ['Decide by hand: promote it, or roll it back with the rollback action.'],
-            };
-    }
-}
-function monitorSummary(app, result, incidentUrl = null) {
-    const { analysis } = result;
-    const timeline = rampTimeline(result);
-    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
-    const series = ramp ? timeline.series : analysis.series;
-    const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
-    const requests = ramp
-        ? result.steps.reduce((sum, step) => ({
-            canary: sum.canary + step.analysis.canaryRequests,
-            stable: sum.stable + step.analysis.stableRequests,
-        }), { canary: 0, stable: 0 })
-        : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
-    const lines = [
-        headline(app, monitorHeadline(result, incidentUrl)),
-        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
-        '',
-    ];
-    if (result.rollback)
-        lines.push(rollbackHosts(result), '');
-    if (ramp)
-        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [
-            String(index + 1),
-            `${step.percent ?? '—'}%`,
-            VERDICT[step.analysis.verdict],
-            step.analysis.reason,
-        ])), '');
-    lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
-        rule.name,
-        rule.kind,
-        formatValue(rule.metric, rule.observed),
-        formatValue(rule.metric, rule.stableObserved),
-        formatValue(rule.metric, rule.threshold),
-        rule.windowSeconds === 0 ? 'latest' : `${rule.windowSeconds} s`,
-        rule.forSeconds === 0 ? '—' : `${rule.forSeconds} s`,
-        `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
-    ])), '');
-    if (analysis.warnings.length > 0)
-        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${forMarkdown(warning)}`), '');
-    const labels = [
-        { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
-        { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },
-    ];
-    if (ramp) {
-        const shareChart = xyChart('Share of traffic (%)', '%', timeline.share, (point) => point.errorRate, labels);
-        if (shareChart)
-            lines.push(shareChart, '');
-    }
-    const errorChart = xyChart('Error rate (%)', '%', series, (point) => (point.errorRate === null ? null : point.errorRate * 100), labels);
-    const latencyChart = xyChart('P95 latency (ms)', 'ms', series, (point) => point.p95Ms, labels);
-    if (errorChart)
-        lines.push(errorChart, '', latencyChart, '');
-    return lines.join('\n');
-}
-/** The automatic rollback's per-host table. */
-function rollbackHosts(result) {
-    const rollback = result.rollback;
-    const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
-    if (rollback.error)
-        parts.push(codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [
-        hostCell(host.host),
-        OUTCOME[host.outcome],
-        `${host.version ?? '—'} (${host.toColor ?? '—'})`,
-        host.switchMs === null ? '—' : String(host.switchMs),
-    ])));
-    return parts.join('\n');
+        finally {
+            remote.close();
+        }
+    });
+    return done;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/settings/session.ts

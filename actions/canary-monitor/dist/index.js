@@ -8981,7 +8981,7 @@ function markdownLink(label, url) {
     return new Markdown(`[${forMarkdown(label)}](${href})`);
 }
 const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
-function surfaces_table(header, rows) {
+function table(header, rows) {
     return [
         `| ${header.join(' | ')} |`,
         `| ${header.map(() => '---').join(' | ')} |`,
@@ -8989,7 +8989,7 @@ function surfaces_table(header, rows) {
     ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
-const surfaces_hostCell = (label) => markdownCode(label);
+const hostCell = (label) => markdownCode(label);
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
 function surfaces_codeBlock(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
@@ -9026,6 +9026,10 @@ const external_node_os_namespaceObject = require("node:os");
 function escapeData(text) {
     return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text) {
+    return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
 /** A workflow command, `::name::message`. */
 function command(name, message) {
     process.stdout.write(`::${name}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
@@ -9050,7 +9054,7 @@ const runner = {
         if (fileCommand('OUTPUT', name, value))
             return;
         process.stdout.write(external_node_os_namespaceObject.EOL);
-        process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
+        process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
     },
     /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
     saveState(name, value) {
@@ -19130,6 +19134,299 @@ const ANY_TEXT = /^[\s\S]*$/;
 /** A GitHub deployment id. */
 const DEPLOYMENT_ID = /^\d{1,20}$/;
 
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state-changes.ts
+
+/**
+ * Changes to a host's state, pure: its history and releases, bounded in length, and the rebuilding
+ * of the releases of a state an older version wrote.
+ */
+/** Folds text to one line of printable characters (for a release's note). */
+function oneLine(text) {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
+}
+const HISTORY_LIMIT = 200;
+const RELEASE_LIMIT = 50;
+function emptyState(app, now) {
+    return {
+        schema: 2,
+        app,
+        active: null,
+        colors: {},
+        canary: null,
+        releases: [],
+        pending: null,
+        history: [],
+        updatedAt: now,
+    };
+}
+function withHistory(state, entry) {
+    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
+}
+function newReleaseId() {
+    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+function addRelease(state, release) {
+    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
+}
+function updateRelease(state, id, change) {
+    if (!id)
+        return state;
+    return {
+        ...state,
+        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
+    };
+}
+/** The release serving all (or, during a canary, most) traffic. */
+function liveRelease(state) {
+    return [...state.releases].reverse().find((release) => release.status === 'live');
+}
+/** Releases one can roll back to by name: image known, newest first, one per version. */
+function rollbackCandidates(state) {
+    const seen = new Set();
+    return [...state.releases].reverse().filter((release) => {
+        if (seen.has(release.version))
+            return false;
+        seen.add(release.version);
+        return true;
+    });
+}
+/**
+ * A state written by an older version (schema 1) has only its history: rebuild the releases
+ * from it, so `previous` means the same thing on an upgraded host.
+ */
+function migrateState(state) {
+    if (state.schema === 2)
+        return state;
+    let next = { ...state, schema: 2, releases: [], pending: null };
+    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
+    for (const entry of state.history) {
+        if (!patterns_VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+            continue;
+        if (entry.action === 'deploy') {
+            const first = entry.outcome === 'success' && !liveRelease(next);
+            const status = entry.outcome === 'success'
+                ? first
+                    ? 'live'
+                    : 'canary'
+                : entry.outcome === 'cancelled'
+                    ? 'cancelled'
+                    : 'failed';
+            next = addRelease(next, {
+                id: newReleaseId(),
+                version: entry.version,
+                image: entry.image,
+                color: entry.color,
+                runId: entry.runId,
+                deployedAt: entry.time,
+                status,
+                servedAt: first ? entry.time : null,
+                restoredAt: null,
+                endedAt: null,
+                note: 'rebuilt from the history',
+            });
+        }
+        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
+            const previous = liveRelease(next);
+            const target = find(entry.version);
+            if (previous && previous.id !== target?.id)
+                next = updateRelease(next, previous.id, {
+                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
+                    endedAt: entry.time,
+                });
+            for (const release of next.releases)
+                if (release.status === 'canary' && release.id !== target?.id)
+                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+            if (target)
+                next = updateRelease(next, target.id, {
+                    status: 'live',
+                    servedAt: target.servedAt ?? entry.time,
+                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
+                });
+        }
+    }
+    return next;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+
+
+
+
+
+/**
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename, `state-write.ts`), changed only under the lock
+ * (`lock.ts`), and every step is appended to an audit log (`audit.ts`). This module is the model:
+ * the file's schema, its paths, and how its text is read and checked.
+ */
+const colorSchema = schemas_enum(COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is. The lock's owner
+// file is read with the same fields (lock-owner.ts).
+const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+const plainText = (max) => schemas_string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
+// they tell one job's lock and pending switch from another job's of the same run (a matrix).
+const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
+const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
+const colorState = object({
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
+    status: schemas_enum(['running', 'stopped']),
+    since: state_time,
+});
+const historyEntry = object({
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
+    color: colorSchema,
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+    /**
+     * The runtime it was started with. Only its shape is checked here: what its options may be is
+     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+     */
+    runtime: object({
+        name: schemas_string().max(100),
+        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
+            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
+    })
+        .optional(),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
+        .optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    /** The job that made the change, and its token: a post step settles only its own job's change. */
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+    commit: object({
+        active: colorSchema.nullable(),
+        canary: canarySchema.nullable(),
+        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
+    }),
+});
+const appStateSchema = object({
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+    active: colorSchema.nullable(),
+    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
+    history: array(historyEntry),
+    updatedAt: state_time,
+});
+function statePaths(stateDir, app) {
+    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
+    return {
+        dir,
+        state: `${dir}/state.json`,
+        lock: `${dir}/lock`,
+        audit: `${dir}/audit.log`,
+        abort: `${dir}/abort`,
+        hold: `${dir}/hold`,
+    };
+}
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    name = 'StateUnreadable';
+    /** What the step summary says to do: a plain re-run would meet the same file. */
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), ' +
+        'which rebuilds the state from the audit log and the live weights and says what it found.';
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function parseState(text, app) {
+    let document;
+    try {
+        document = JSON.parse(text);
+    }
+    catch {
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
+    }
+    const parsed = appStateSchema.safeParse(document);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return {
+            ok: false,
+            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
+        };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+/**
+ * The state file's text, only in a form the next run will read back: a value that does not fit (an
+ * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
+ */
+function state_stateText(host, state) {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    const check = parseState(text, state.app);
+    if (!check.ok)
+        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+    return text;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
 
 
@@ -19316,7 +19613,7 @@ function splitWords(line) {
 class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
+async function connect(target, options) {
     const entries = parseKnownHosts(options.knownHosts);
     let rejection;
     const hostVerifier = (key) => {
@@ -19425,7 +19722,7 @@ async function ssh_runChecked(remote, argv, what, options) {
  */
 function onEachHost(hosts, limit, options, task) {
     return settleLimit(hosts, limit, async (host) => {
-        const remote = await ssh_connect(host.target, options);
+        const remote = await connect(host.target, options);
         try {
             return await task(remote, host);
         }
@@ -19435,497 +19732,26 @@ function onEachHost(hosts, limit, options, task) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/audit.ts
 
 
 
-
-
-
-
-/**
- * What a host remembers about an app: which color serves, what runs in each color, every release
- * with what became of it, and the traffic change in flight (written before nginx is touched).
- * Written atomically (temporary file + rename), changed only under the lock, and every step is
- * appended to an audit log.
- */
-const colorSchema = schemas_enum(COLORS);
-// Everything read back from a host is validated with the inputs' own patterns: a state file is
-// data another party may have written, never something to print or run as it is.
-const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
-const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
-const imageOrEmpty = union([literal(''), state_image]);
-const plainText = (max) => schemas_string()
-    .max(max)
-    // eslint-disable-next-line no-control-regex
-    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
-const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
-const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
-const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
-// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
-// they tell one job's lock and pending switch from another job's of the same run (a matrix).
-const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
-const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
-const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
-const colorState = object({
-    image: state_image,
-    version: state_version,
-    port: schemas_number().int().min(1).max(65535),
-    status: schemas_enum(['running', 'stopped']),
-    since: state_time,
-});
-const historyEntry = object({
-    time: state_time,
-    runId,
-    actor,
-    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
-    color: colorSchema,
-    version: union([literal(''), state_version]),
-    image: imageOrEmpty,
-    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
-    detail: schemas_string().max(600).optional(),
-});
-/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
-const releaseSchema = object({
-    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
-    version: state_version,
-    image: state_image,
-    color: colorSchema,
-    runId,
-    deployedAt: state_time,
-    status: schemas_enum(RELEASE_STATUSES),
-    /** When it first took all traffic (null: never did). */
-    servedAt: state_time.nullable(),
-    /** When a rollback put it back in service (the newest such time). */
-    restoredAt: state_time.nullable().default(null),
-    endedAt: state_time.nullable().default(null),
-    note: plainText(300).default(''),
-    /**
-     * The runtime it was started with. Only its shape is checked here: what its options may be is
-     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
-     */
-    runtime: object({
-        name: schemas_string().max(100),
-        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
-            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
-    })
-        .optional(),
-});
-const canarySchema = object({
-    color: colorSchema,
-    version: state_version,
-    image: state_image,
-    percent: schemas_number().int().min(0).max(100),
-    since: state_time,
-    runId,
-    release: schemas_string().optional(),
-    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
-        .optional(),
-});
-/**
- * A traffic change in flight, written before nginx is touched and cleared once the outcome is
- * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
- * traffic on the `recover` side and records `commit` when that side is `to`.
- */
-const pendingSchema = object({
-    runId,
-    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
-    at: state_time,
-    from: weights.nullable(),
-    to: weights,
-    recover: schemas_enum(['from', 'to']),
-    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
-    release: schemas_string().optional(),
-    /** The job that made the change, and its token: a post step settles only its own job's change. */
-    job: jobId.optional(),
-    jobToken: state_jobToken.optional(),
-    commit: object({
-        active: colorSchema.nullable(),
-        canary: canarySchema.nullable(),
-        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
-    }),
-});
-const appStateSchema = object({
-    schema: union([literal(1), literal(2)]),
-    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
-    active: colorSchema.nullable(),
-    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: canarySchema.nullable(),
-    releases: array(releaseSchema).default([]),
-    pending: pendingSchema.nullable().default(null),
-    history: array(historyEntry),
-    updatedAt: state_time,
-});
-/** Folds text to one line of printable characters (for a release's note). */
-function oneLine(text) {
-    // eslint-disable-next-line no-control-regex
-    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
-}
-const HISTORY_LIMIT = 200;
-const RELEASE_LIMIT = 50;
-function emptyState(app, now) {
-    return {
-        schema: 2,
-        app,
-        active: null,
-        colors: {},
-        canary: null,
-        releases: [],
-        pending: null,
-        history: [],
-        updatedAt: now,
-    };
-}
-function withHistory(state, entry) {
-    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
-}
-function newReleaseId() {
-    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-function addRelease(state, release) {
-    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
-}
-function updateRelease(state, id, change) {
-    if (!id)
-        return state;
-    return {
-        ...state,
-        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
-    };
-}
-/** The release serving all (or, during a canary, most) traffic. */
-function liveRelease(state) {
-    return [...state.releases].reverse().find((release) => release.status === 'live');
-}
-/** Releases one can roll back to by name: image known, newest first, one per version. */
-function rollbackCandidates(state) {
-    const seen = new Set();
-    return [...state.releases].reverse().filter((release) => {
-        if (seen.has(release.version))
-            return false;
-        seen.add(release.version);
-        return true;
+async function audit(remote, paths, record) {
+    await runChecked(remote, fileCommands.appendLine(paths.audit), 'writing the audit log', {
+        stdin: `${JSON.stringify(record)}\n`,
     });
 }
-/**
- * A state written by an older version (schema 1) has only its history: rebuild the releases
- * from it, so `previous` means the same thing on an upgraded host.
- */
-function migrateState(state) {
-    if (state.schema === 2)
-        return state;
-    let next = { ...state, schema: 2, releases: [], pending: null };
-    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
-    for (const entry of state.history) {
-        if (!patterns_VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
-            continue;
-        if (entry.action === 'deploy') {
-            const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success'
-                ? first
-                    ? 'live'
-                    : 'canary'
-                : entry.outcome === 'cancelled'
-                    ? 'cancelled'
-                    : 'failed';
-            next = addRelease(next, {
-                id: newReleaseId(),
-                version: entry.version,
-                image: entry.image,
-                color: entry.color,
-                runId: entry.runId,
-                deployedAt: entry.time,
-                status,
-                servedAt: first ? entry.time : null,
-                restoredAt: null,
-                endedAt: null,
-                note: 'rebuilt from the history',
-            });
-        }
-        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
-            const previous = liveRelease(next);
-            const target = find(entry.version);
-            if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, {
-                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
-                    endedAt: entry.time,
-                });
-            for (const release of next.releases)
-                if (release.status === 'canary' && release.id !== target?.id)
-                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
-            if (target)
-                next = updateRelease(next, target.id, {
-                    status: 'live',
-                    servedAt: target.servedAt ?? entry.time,
-                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
-                });
-        }
-    }
-    return next;
-}
-function state_statePaths(stateDir, app) {
-    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return {
-        dir,
-        state: `${dir}/state.json`,
-        lock: `${dir}/lock`,
-        audit: `${dir}/audit.log`,
-        abort: `${dir}/abort`,
-        hold: `${dir}/hold`,
-    };
-}
-/**
- * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
- * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
- * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
- * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
- * and the mode's umask, then renamed over the target; a planted link is never followed) or
- * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
- * file (`mv`) and none per append: on a busy host every process counts.
- */
-const WRITE_FILES_SHELL = `set -C
-put() {
-  d=\${1%/*}; [ -n "$d" ] || d=/
-  [ -d "$d" ] || mkdir -p "$d" || return 1
-  if [ "$2" = append ]; then
-    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
-    printf '%s' "$3" >> "$1"
-    return
-  fi
-  t="$d/.agent-loop.$nonce.$wrote"
-  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
-  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
-  rm -f "$t"
-  return 1
-}`;
-/**
- * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
- * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
- * are left in "$@".
- */
-const PUT_ALL_SHELL = `wrote=0; n=$1; shift
-while [ "$n" -gt 0 ]; do
-  put "$1" "$2" "$3" || break
-  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
-done
-[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
-/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
-const INLINE_WRITE_BYTES = 64 * 1024;
-/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
-function writeArgs(writes) {
-    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
-    if (total > INLINE_WRITE_BYTES)
-        return null;
-    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
-}
-/** An unguessable part for temporary names. */
-const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
-const commands = {
-    readFile(path) {
-        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
-    },
-    /**
-     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
-     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
-     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
-     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
-     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
-     * error on a short input.
-     */
-    writeFileAtomic(path, mode = '644', bytes) {
-        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
-    },
-    /**
-     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
-     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
-     * written, then one failed.
-     */
-    writeFiles(writes) {
-        const args = writeArgs(writes);
-        if (!args)
-            return null;
-        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
-    },
-    appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
-    },
-    /**
-     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
-     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
-     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-     * (nothing for a lock without an owner file) and exit 1.
-     */
-    acquireLock(lockDir) {
-        return shell_script('al-lock', [
-            'parent=$(dirname "$1")',
-            'mkdir -p "$parent" || exit 3',
-            // A rename replaces an empty folder: without this check, a lock folder an operator made by
-            // hand (mkdir lock) to stop deploys would be taken silently.
-            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
-            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-            '  rm -rf "$tmp"',
-            'fi',
-            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
-            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
-            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
-            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
-            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
-            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'printf "%s" "$owner"',
-            'exit 1',
-        ].join('\n'), [lockDir]);
-    },
-    /**
-     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
-     * none: exit 5 when an owner file has appeared since it was read.
-     */
-    takeOverLock(lockDir) {
-        return shell_script('al-unlock-ownerless', [
-            'set -u',
-            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
-            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
-            'rm -rf "$aside"',
-        ].join('\n'), [lockDir]);
-    },
-    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
-    breakLock(lockDir, staleSeconds) {
-        return shell_script('al-unlock-stale', [
-            'set -u',
-            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
-            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
-        ].join('\n'), [lockDir, String(staleSeconds)]);
-    },
-    /**
-     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
-     * removed, so no one ever sees it as a folder without its owner file.
-     */
-    releaseLock(lockDir, token) {
-        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
-    },
-    /**
-     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
-     * its version only once it has read the state under the lock: a monitor, its canary's.
-     */
-    relabelLock(lockDir, token) {
-        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
-    },
-    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
-    heartbeat(lockDir, token) {
-        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
-        // post step run) must not create a file in the lock's place, which would block every next run.
-        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-    },
+const auditCommands = {
     /** The last state the audit log recorded (repair). */
     lastAuditedState(auditPath) {
         return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
     },
 };
-// --- running them --------------------------------------------------------------------------
-async function readRemoteFile(remote, path) {
-    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
-    const newline = output.indexOf('\n');
-    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
-}
-async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
-        stdin: content,
-    });
-}
-/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
-class StateUnreadable extends errors_HostError {
-    path;
-    problem;
-    name = 'StateUnreadable';
-    /** What the step summary says to do: a plain re-run would meet the same file. */
-    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
-    constructor(host, path, problem) {
-        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
-        this.path = path;
-        this.problem = problem;
-    }
-}
-function parseState(text, app) {
-    let document;
-    try {
-        document = JSON.parse(text);
-    }
-    catch {
-        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
-    }
-    const parsed = appStateSchema.safeParse(document);
-    if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return {
-            ok: false,
-            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
-        };
-    }
-    if (parsed.data.app !== app)
-        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
-    return { ok: true, state: migrateState(parsed.data) };
-}
-async function readState(remote, paths, app, now) {
-    const text = await readRemoteFile(remote, paths.state);
-    if (text === null)
-        return emptyState(app, now);
-    const parsed = parseState(text, app);
-    if (!parsed.ok)
-        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
-    return parsed.state;
-}
-/**
- * The state file's text, only in a form the next run will read back: a value that does not fit (an
- * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
- */
-function stateText(host, state) {
-    const text = `${JSON.stringify(state, null, 2)}\n`;
-    const check = parseState(text, state.app);
-    if (!check.ok)
-        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
-    return text;
-}
-async function writeState(remote, paths, state) {
-    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
-}
-/**
- * Writes the state and appends audit lines in the same command (one round trip). The state comes
- * first; when only the audit append fails, the state is written and the problem is returned as a
- * warning (an audit failure never stops a phase).
- */
-async function writeStateAndAudit(remote, paths, state, auditLines) {
-    const text = stateText(remote.label, state);
-    const writes = [{ path: paths.state, content: text, mode: '644' }];
-    if (auditLines)
-        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
-    const argv = commands.writeFiles(writes);
-    if (!argv) {
-        // Too large to go inside one command: the state on stdin, then the audit lines.
-        await writeRemoteFile(remote, paths.state, text);
-        if (!auditLines)
-            return null;
-        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
-    }
-    const result = await remote.run(argv);
-    if (result.code === 0)
-        return null;
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
-        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
-    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-}
-async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', {
-        stdin: `${JSON.stringify(record)}\n`,
-    });
-}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/lock-owner.ts
+
+
+
 /**
  * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
  * a version it does not name yet: a lock's owner is read back with these, like the state.
@@ -19943,8 +19769,8 @@ const LOCK_PHASES = [
 const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
 const lockOwnerFields = {
     token: schemas_string().max(100),
-    runId,
-    actor,
+    runId: runId,
+    actor: actor,
     version: lockVersion,
     phase: schemas_enum(LOCK_PHASES),
     time: state_time,
@@ -20017,28 +19843,120 @@ class LockHeld extends errors_ConfigurationError {
     stale;
     constructor(host, owner, ageSeconds, stale) {
         const who = owner
-            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
+            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} ` +
+                `(${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
             : '';
         super(!owner
             ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
-                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
+                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); ` +
+                    'it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over'
             : stale
-                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
+                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; ` +
+                    're-run with break-stale-lock: true to break it'
+                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; ` +
+                    'set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run');
         this.owner = owner;
         this.ageSeconds = ageSeconds;
         this.stale = stale;
     }
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/lock.ts
+
+
+
+
+/**
+ * A host's lock for one app: a folder made in one atomic step with its owner file inside, kept alive
+ * by a heartbeat, released only by its owner, broken only when stale, taken over only when ownerless.
+ */
+const lockCommands = {
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * (nothing for a lock without an owner file) and exit 1.
+     */
+    acquireLock(lockDir) {
+        return shell_script('al-lock', [
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            // A rename replaces an empty folder: without this check, a lock folder an operator made by
+            // hand (mkdir lock) to stop deploys would be taken silently.
+            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            '  rm -rf "$tmp"',
+            'fi',
+            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
+            'printf "%s" "$owner"',
+            'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /**
+     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+     * none: exit 5 when an owner file has appeared since it was read.
+     */
+    takeOverLock(lockDir) {
+        return shell_script('al-unlock-ownerless', [
+            'set -u',
+            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+            'rm -rf "$aside"',
+        ].join('\n'), [lockDir]);
+    },
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
+    },
+    /**
+     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+     * removed, so no one ever sees it as a folder without its owner file.
+     */
+    releaseLock(lockDir, token) {
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then ' +
+            'aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; ' +
+            'mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
+    },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; ' +
+            'cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+};
 /** Takes the app's lock on a host; returns a function that releases it. */
 async function acquireLock(remote, paths, owner, options) {
     let deadline = options.now() + options.waitSeconds * 1000;
     let asked = false;
     for (;;) {
-        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        const result = await remote.run(lockCommands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
         if (result.code === 0 && result.stdout.trim() === 'acquired') {
             return async () => {
-                await remote.run(commands.releaseLock(paths.lock, owner.token));
+                await remote.run(lockCommands.releaseLock(paths.lock, owner.token));
             };
         }
         if (result.code === 4)
@@ -20051,7 +19969,7 @@ async function acquireLock(remote, paths, owner, options) {
         const holder = parseLockOwner(rest.join('\n'));
         if (!holder && options.takeOver) {
             options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
-            const taken = await remote.run(commands.takeOverLock(paths.lock));
+            const taken = await remote.run(lockCommands.takeOverLock(paths.lock));
             // Exit 5: an owner appeared meanwhile; the next attempt sees it.
             if (taken.code !== 0 && taken.code !== 5)
                 throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
@@ -20061,7 +19979,7 @@ async function acquireLock(remote, paths, owner, options) {
         const stale = holder !== null && ageSeconds > options.staleSeconds;
         if (stale && options.breakStale) {
             options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
-            await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+            await ssh_runChecked(remote, lockCommands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
             continue;
         }
         if (!stale && !asked && options.onHeld) {
@@ -20075,929 +19993,159 @@ async function acquireLock(remote, paths, owner, options) {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state-write.ts
+
+
+
 
 
 
 /**
- * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
- * user that is root or may use sudo without a password, it makes the state directory the deploy
- * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
- * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
- * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
- * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
- * sure nginx knows the agent_loop log format and includes the include directory. Every file is
- * written as a temporary file in a directory that only root may write, then renamed into place.
- * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
- * `ok` or `todo`.
+ * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
+ * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
+ * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
+ * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
+ * and the mode's umask, then renamed over the target; a planted link is never followed) or
+ * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
+ * file (`mv`) and none per append: on a busy host every process counts.
  */
-/** The access log format the canary monitor reads (one JSON object per request). */
-const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-/**
- * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
- * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
- * directories would then have to be the deploy user's.
- */
-function sudoersRule(deployUser, helperPath) {
-    if (!USER_NAME.test(deployUser))
-        throw new ConfigurationError(`'${deployUser}' is not a user name`);
-    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
-        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
-    return [
-        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
-        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
-        '',
-    ].join('\n');
-}
-/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
-function deployNginxCommand(helperPath) {
-    return ['sudo', '-n', helperPath].join(' ');
-}
-/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
-const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
-if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
-[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
-case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
-function locateCommand(name) {
-    return script('al-locate', LOCATE_SCRIPT, [name]);
-}
-const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
-if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
-elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
-else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
-id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
-group=$(id -gn "$user")
-err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
-
-# A directory, and every one above it, that only root may write (above it, also root's with the
-# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
-# cannot be swapped by anyone else between its check and its use.
-root_only() {
-  d=$1; own=yes
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
-    own=no
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
-# target's own directory, then a rename (which replaces a link rather than writing through it).
-install_root() {
-  dir=$(dirname "$1")
-  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
-  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
-  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
-  as_root rm -f "$tmp"; return 1
-}
-same_root_file() { # target mode: already root's, with that mode and the text in $text
-  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
-}
-
-if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
-elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
-else echo "todo=state directory $state_dir: $(cat "$err")"; fi
-
-# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
-if [ "$drive_nginx" = yes ]; then
-# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
-include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
-if [ ! -d "$include_dir" ]; then
-  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
-elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
-else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-for f in "$include_dir"/* "$include_dir"/.[!.]*; do
-  { [ -e "$f" ] || [ -L "$f" ]; } || continue
-  owner=$(stat -c %U "$f")
-  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
-done
-
-printf '%s\\n' "$helper_text" > "$text"
-if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
-elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
-else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
-
-printf '%s' "$rule_text" > "$text"
-if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
-elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
-else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
-fi
-
-if [ -n "$access_log" ]; then
-  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
-  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
-  else
-    case $access_log in
-      *.log)
-        if [ ! -e "$access_log" ]; then
-          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
-        fi
-        if [ -f "$access_log" ]; then
-          log_group=$(stat -c %G "$access_log")
-          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
-            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
-          fi
-          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
-          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
-          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
-          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
-          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
-          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
-            [ -f "$conf" ] || continue
-            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
-            set -f
-            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
-            set +f
-            [ "$covered" = yes ] || continue
-            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
-              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
-            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
-          done
-        fi ;;
-      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
-    esac
+const WRITE_FILES_SHELL = `set -C
+put() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  [ -d "$d" ] || mkdir -p "$d" || return 1
+  if [ "$2" = append ]; then
+    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
+    printf '%s' "$3" >> "$1"
+    return
   fi
-fi
-
-[ "$drive_nginx" = yes ] || exit 0
-config=$(as_root "$@" -T 2>/dev/null || true)
-case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
-  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
-if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
-else
-  file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" > "$text"
-  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
-  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
-fi
-
-# The app's split variable before its first deploy: a server block may then name it (requests get
-# 502 until that deploy's switch replaces this file with the real split).
-if [ -n "$app" ]; then
-  file="$include_dir/agent-loop-$app.conf"
-  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
-  else
-    printf '%s\n' "$placeholder_text" > "$text"
-    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
-      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
-    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
-  fi
-fi`));
-/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
-const hostsetup_drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
-/**
- * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
- * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
- * only the state directory and the access log: nginxPath and helperText are not used.
- */
-function setupCommand(plan, nginxPath, helperText) {
-    if (!USER_NAME.test(plan.deployUser))
-        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
-    const nginxArgs = plan.nginx.slice(1);
-    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    // An app's split variable is written only with its placeholder text.
-    const placeholder = plan.placeholder ?? '';
-    const app = placeholder === '' ? '' : (plan.app ?? '');
-    if (app !== '' && !APP_NAME.test(app))
-        throw new ConfigurationError(`'${app}' is not an app name`);
-    return script('al-host-setup', SETUP_SCRIPT, [
-        plan.deployUser,
-        plan.stateDir,
-        plan.includeDir,
-        plan.accessLog,
-        plan.sudoersFile,
-        AGENT_LOOP_LOG_FORMAT,
-        rule,
-        plan.switchHelper,
-        helperText,
-        app,
-        placeholder,
-        hostsetup_drivesNginx(plan) ? 'yes' : 'no',
-        ...(hostsetup_drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
-    ]);
-}
-function parseSetup(host, output) {
-    const report = { host, nginxPath: '', items: [] };
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const value = line.slice(eq + 1);
-        if (key === 'fatal')
-            report.fatal = value;
-        else if (key === 'nginx_path')
-            report.nginxPath = value;
-        else if (key === 'changed' || key === 'ok' || key === 'todo')
-            report.items.push({ outcome: key, what: value });
-    }
-    return report;
-}
-/**
- * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
- * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
- */
-async function setupHost(remote, plan, helperFor) {
-    if (!hostsetup_drivesNginx(plan)) {
-        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
-        const report = parseSetup(remote.label, result.stdout);
-        if (result.code !== 0 && !report.fatal)
-            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-        return report;
-    }
-    const name = plan.nginx[0] ?? 'nginx';
-    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
-    if (!located)
-        return {
-            host: remote.label,
-            nginxPath: '',
-            items: [],
-            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
-        };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
-        timeoutMs: 120_000,
-    });
-    const report = parseSetup(remote.label, result.stdout);
-    report.nginxPath = located;
-    if (result.code !== 0 && !report.fatal)
-        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-    return report;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
-/**
- * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
- * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
- * files only root may write.
- *
- * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
- *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
- *   a fleet tool, a pinned list) installs that as the root-owned program
- *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
- *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
- * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
- *   regular file that only root may write, in directories that only root may write: logrotate runs
- *   its scripts as root.
- *
- * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
- * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
- */
-/** Where an admin puts the program that replaces apt-get for `upgrade`. */
-const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
-/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
-const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
-# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
-root_alone() {
-  [ -f "$1" ] && [ ! -L "$1" ] || return 1
-  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
-  [ "\${2-}" = 0 ] || return 1
-  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
-  d=$(dirname "$1")
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-upkeep() {
-  verb=$1; shift
-  out=$(mktemp) || die 41 "could not make a temporary file"
-  case $verb in
-    upgrade)
-      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
-      hook=${UPGRADE_HOOK}
-      if [ -e "$hook" ] || [ -L "$hook" ]; then
-        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
-        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
-        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
-      fi
-      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
-        echo "upgraded by apt-get"; rm -f "$out"; return 0
-      fi
-      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
-    rotate-logs)
-      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
-      config=\${1:-/etc/logrotate.conf}
-      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
-      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
-      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
-      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
-      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
-  esac
-}`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
-
-
-/**
- * The privileged half of the nginx router: the one program that writes an app's traffic include
- * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
- * so whoever writes a directive there is root (an `access_log` path and a log format of its
- * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
- * name, three ports, a split key, two weights, a generation), each checked here, and this program
- * renders the include from its one template.
- *
- * Two ways to run it, one text:
- * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
- *   command the deploy user's sudoers rule allows, with the include directory and the nginx
- *   command line fixed in it by root (the caller cannot name another file or another nginx);
- * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
- *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
- *
- * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
- * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
- * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
- * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
- */
-/** Where host-setup installs the helper unless told otherwise. */
-const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
-/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
-const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
-/**
- * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
- * else null: the command is nginx itself, run by a user nginx already trusts.
- */
-function nginx_helper_switchHelperPath(nginxCommand) {
-    let words = [...nginxCommand];
-    if (words[0] === 'sudo') {
-        words = words.slice(1);
-        while (words[0]?.startsWith('-'))
-            words = words.slice(1);
-    }
-    const [program, ...rest] = words;
-    if (!program || rest.length > 0 || !program.startsWith('/'))
-        return null;
-    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
-}
-/**
- * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
- * or its text as `sh -c` with the host's include directory and nginx command.
- */
-function nginx_helper_nginxControl(nginxCommand, includeDir) {
-    return nginx_helper_switchHelperPath(nginxCommand)
-        ? [...nginxCommand]
-        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
-}
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
-function helperFile(target) {
-    if (!target.nginx[0]?.startsWith('/'))
-        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
-    return [
-        '#!/bin/sh',
-        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
-        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
-        '# Every argument is checked; the include directory and nginx are fixed below.',
-        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
-        helperBody(target),
-    ].join('\n');
-}
-function helperBody(target) {
-    if (target.nginx.length === 0)
-        throw new Error('empty nginx command');
-    return [
-        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
-        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
-        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
-    ].join('\n');
-}
-/**
- * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
- * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
- * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
- * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
- * 34 the include is a link; 37 the include directory is writable by someone else than the user this
- * runs as.
- */
-const HELPER_SCRIPT = `set -u
-umask 022
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-verb=\${1-}; [ $# -eq 0 ] || shift
-# UPKEEP
-# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
-# caller may not be allowed to read them.
-config_check() {
-  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
-  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
-  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
-  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
-  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  t="$d/.agent-loop.$nonce.$wrote"
+  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
+  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
+  rm -f "$t"
   return 1
-}
-# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
-# says about the app's server block, told as two facts and never as a line of a file: whether a
-# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
-# file in the agent_loop format. Comments are dropped and statements split at ';'.
-server_facts() {
-  var=agent_loop_; rest=$1
-  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
-  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
-  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
-    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
-    {
-      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
-      split(s, w, " ")
-      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
-      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
-    }
-    END { print "proxy=" proxy " log=" logged }'
-}
-case $verb in
-  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
-  inspect)
-    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
-    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
-    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
-    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
-    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
-    server_facts "$1" "$2"; exit $? ;;
-  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
-  render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
-esac
-[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
-app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
-bad() { die 2 "refused: $1 must be $2"; }
-case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-[ \${#app} -le 40 ] || bad app "at most 40 characters"
-for port in "$blue_port" "$green_port" "$status_port"; do
-  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
-  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+}`;
+/**
+ * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
+ * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
+ * are left in "$@".
+ */
+const PUT_ALL_SHELL = `wrote=0; n=$1; shift
+while [ "$n" -gt 0 ]; do
+  put "$1" "$2" "$3" || break
+  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
 done
-{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
-case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
-[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
-case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
-[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
-case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
-{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
-case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
-[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
-
-# nginx names: agent_loop_<app with hyphens as underscores>
-name=agent_loop_; rest=$app
-while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
-status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
-render() {
-  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
-  printf '# agent-loop: %s\\n' "$status"
-  # Each color's upstream lists the other color as a backup: a request that an old worker still
-  # sends to a color just stopped (connection refused) is retried on the other one. Only
-  # connection errors fall back; an HTTP error from a color is its own.
-  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
-  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
-  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
-    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
-    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
-  else
-    # The smaller share is listed with its percentage, the larger takes the rest.
-    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
-    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
-  fi
-  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
-  # The answer also names the worker that gave it ($pid), for the confirmation below.
-  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
-}
-[ "$verb" = render ] && { render; exit 0; }
-
-# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
-# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
-# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
-proc_stat() {
-  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
-  set -- \${line##*) }
-  [ $# -ge 20 ] || return 1
-  state=$1; ppid=$2; shift 19; start=$1
-}
-dir=$include_dir
-file="$dir/agent-loop-$app.conf"
-[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
-# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
-set -- $(stat -c '%u %a' "$dir")
-[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
-case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
-[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
-tmp="$dir/.agent-loop-new.$nonce"
-( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-# Every process nginx starts from here on runs the new file: born is the start time of one started
-# now (this subshell), on their clock.
-born=$(proc_stat self && echo "$start") || born=
-# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
-# it runs only to tell a rejected configuration from a failed reload.
-# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
-if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
-  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
-  restore; die 20 "$checked"
-fi
-deadline=$(( started + confirm_ms ))
-# Workers of the previous configuration that only finish connections they had before the reload are
-# awaited for a fifth of that (a second at most), then reported as draining.
-drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
-drain_until=$(( started + drain ))
-status_url="http://127.0.0.1:$status_port/agent-loop/$app"
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
-# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
-# loop below polls the slow way for the time that is left.
-# Confirmed means that no process of the previous configuration takes a request any more. nginx's
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
-# its listening sockets, finishes the connections it has (a request on one of them still gets the old
-# weights, however late it comes) and exits. So the worker that answered must be one this reload
-# started, as /proc here shows it (a pid from another PID namespace names another process here), and
-# every other child of its master started before the reload must have exited or, once the drain time
-# is over, hold no listening socket. What cannot be seen is never taken as done.
-kids_of() {
-  kids=
-  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
-  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
-  for stat in /proc/[0-9]*/stat; do
-    kid=\${stat#/proc/}; kid=\${kid%/stat}
-    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
-  done
-}
-# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
-# that cannot be read counts as one.
-listens() {
-  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
-  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
-    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
-    END {
-      split("tcp tcp6", kinds, " ")
-      for (k = 1; k <= 2; k++) { file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 } }
-      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
-      exit 1
-    }'
-}
-# True once no process of the previous configuration under master $1 can take a request: all have
-# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
-old_settled() {
-  now_ms; left=0; holder=
-  kids_of "$1"
-  for kid in $kids; do
-    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
-    left=$(( left + 1 )); holder=$kid
-    [ "$ms" -ge "$drain_until" ] || continue
-    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
-    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
-    if listens "$kid" "$1"; then return 1; fi
-  done
-  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
-}
-# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
-# the previous configuration could take a request, K of them still finishing connections they had.
-# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
-first=; why=
-served() {
-  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
-  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
-  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
-  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
-  proc_stat "$worker" || { why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"; return 1; }
-  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
-  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
-    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started (does nginx run in another PID namespace?), $unseen"; return 3; }
-  master=$ppid
-  until old_settled "$master"; do
-    [ "$ms" -lt "$deadline" ] || { why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
-    sleep 0.01
-  done
-  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
-}
-await_served() {
-  code=1
-  while IFS= read -r body; do
-    served "$body"; code=$?
-    [ "$code" -lt 3 ] || break
-    now_ms; [ "$ms" -lt "$deadline" ] || break
-  done
-  printf '%s' "$why"; return "$code"
-}
-polls=$(( confirm_ms / 20 + 1 ))
-why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served); code=$?
-case $why in "live "*) echo "$why"; exit 0 ;; esac
-while [ "$code" -lt 3 ]; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body"; code=$?
-  [ "$code" -ge 3 ] || sleep 0.02
-done
-[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
-# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this program outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
-fi
-restore
-if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
-
-
-
-function weightsFor(color, percent) {
-    const other = 100 - percent;
-    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
-}
-function router_formatWeights(weights) {
-    return `blue ${weights.blue}% / green ${weights.green}%`;
-}
-const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
-const includeFileName = (app) => `agent-loop-${app}.conf`;
-const statusHost = (app) => `agent-loop-${app}`;
-const statusPath = (app) => `/agent-loop/${app}`;
-/** Reads the weights recorded in an include file's header (pure). */
-function parseIncludeHeader(content) {
-    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
-    if (!match)
+[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
+/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
+const INLINE_WRITE_BYTES = 64 * 1024;
+/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
+function writeArgs(writes) {
+    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
+    if (total > INLINE_WRITE_BYTES)
         return null;
-    return parseStatus(match[1]);
+    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
 }
-function parseStatus(text) {
-    try {
-        const value = JSON.parse(text);
-        if (!value.weights ||
-            typeof value.weights.blue !== 'number' ||
-            typeof value.weights.green !== 'number' ||
-            typeof value.generation !== 'string')
+/** An unguessable part for temporary names. */
+const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
+const state_write_fileCommands = {
+    readFile(path) {
+        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+    },
+    /**
+     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
+     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
+     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
+     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
+     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
+     * error on a short input.
+     */
+    writeFileAtomic(path, mode = '644', bytes) {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); ' +
+            'trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; ' +
+            'if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then ' +
+            'echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; ' +
+            'chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+    },
+    /**
+     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
+     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
+     * written, then one failed.
+     */
+    writeFiles(writes) {
+        const args = writeArgs(writes);
+        if (!args)
             return null;
-        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n` +
+            `[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
+    },
+    appendLine(path) {
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+    },
+};
+async function readRemoteFile(remote, path) {
+    const output = await ssh_runChecked(remote, state_write_fileCommands.readFile(path), `reading ${path}`);
+    const newline = output.indexOf('\n');
+    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
+}
+async function writeRemoteFile(remote, path, content) {
+    await ssh_runChecked(remote, state_write_fileCommands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+        stdin: content,
+    });
+}
+async function readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
+}
+async function writeState(remote, paths, state) {
+    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
+}
+/**
+ * Writes the state and appends audit lines in the same command (one round trip). The state comes
+ * first; when only the audit append fails, the state is written and the problem is returned as a
+ * warning (an audit failure never stops a phase).
+ */
+async function writeStateAndAudit(remote, paths, state, auditLines) {
+    const text = state_stateText(remote.label, state);
+    const writes = [{ path: paths.state, content: text, mode: '644' }];
+    if (auditLines)
+        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
+    const argv = state_write_fileCommands.writeFiles(writes);
+    if (!argv) {
+        // Too large to go inside one command: the state on stdin, then the audit lines.
+        await writeRemoteFile(remote, paths.state, text);
+        if (!auditLines)
+            return null;
+        return ssh_runChecked(remote, state_write_fileCommands.appendLine(paths.audit), 'writing the audit log', {
+            stdin: auditLines,
+        }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
     }
-    catch {
+    const result = await remote.run(argv);
+    if (result.code === 0)
         return null;
-    }
-}
-/**
- * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
- * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
- * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
- * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
- * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
- * stay). The records are written as this user, in its own state directory; the helper runs as the
- * one nginx trusts and is given no path and no content.
- */
-const SWITCH_SCRIPT = `set -u
-nonce=$1; shift
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
-skip=$(( $1 * 3 + 1 ))
-apply() { shift "$skip"; "$@"; }
-out=$(apply "$@"); code=$?
-[ -z "$out" ] || printf '%s\\n' "$out"
-[ "$code" -eq 0 ] || exit "$code"
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`;
-/** How long the switch waits for nginx to serve the new weights after a reload. */
-const CONFIRM_MS = 5000;
-/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
-function helperArgs(site, weights, generation, nonceText) {
-    return [
-        site.app,
-        String(site.bluePort),
-        String(site.greenPort),
-        String(site.statusPort),
-        site.splitKey,
-        String(weights.blue),
-        String(weights.green),
-        generation,
-        String(CONFIRM_MS),
-        nonceText,
-    ];
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
- * it when they are small enough together; otherwise null is returned and the caller writes them
- * on their own.
- */
-function switchCommand(control, site, weights, generation, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    const record = writeArgs(before);
-    const outcome = writeArgs(after);
-    const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [
-        key,
-        ...record,
-        ...outcome,
-        ...control,
-        'switch',
-        ...helperArgs(site, weights, generation, key),
-    ]);
-}
-function statusUrl(site) {
-    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
-}
-/**
- * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
- */
-function readWeightsCommand(includePath, site, probe = []) {
-    return shell_script('al-weights', [
-        'inc=$1; host=$2; url=$3; shift 3',
-        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
-        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
-        // The header is the file's second line: read by the shell itself, no process spent.
-        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
-    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
-}
-function parseRouterView(output) {
-    let live = null;
-    let file = null;
-    const health = {};
-    for (const line of output.split('\n')) {
-        if (line.startsWith('{'))
-            live = parseStatus(line.trim());
-        if (line.startsWith('file '))
-            file = parseStatus(line.slice(5).trim());
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    return { live, file, health };
-}
-let generationCounter = 0;
-function newGeneration(now) {
-    generationCounter += 1;
-    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
-}
-class NginxRouter {
-    remote;
-    site;
-    now;
-    includePath;
-    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
-    control;
-    constructor(remote, site, confDir, nginx, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
-        this.control = nginx_helper_nginxControl(nginx, confDir);
-    }
-    async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 ||
-            weights.blue < 0 ||
-            weights.green < 0 ||
-            !Number.isInteger(weights.blue) ||
-            !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
-        }
-        const generation = newGeneration(this.now());
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv &&
-            after.length > 0 &&
-            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of options.before ?? []) {
-                if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
-                        stdin: write.content,
-                    });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = switchCommand(this.control, this.site, weights, generation);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const nginxSays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 20
-                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
-                : result.code === 21
-                    ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 2 || result.code === 37
-                        ? 'the nginx helper refused the switch'
-                        : result.code === 22
-                            ? 'nginx did not serve the new weights on every worker'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
-        }
-        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        return {
-            weights,
-            liveMs,
-            settledMs: live?.[2] ? Number(live[2]) : liveMs,
-            draining: Number(live?.[3] ?? 0),
-            recorded,
-        };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
-        return parseRouterView(result.stdout);
-    }
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function placeholderInclude(app) {
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${router_nginxName(app)} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/commands.ts
 
 
 
+/** Every command the state, the lock and the audit log send to a host (each returns an argv, run elsewhere). */
+const commands = { ...state_write_fileCommands, ...lockCommands, ...auditCommands };
 
-/** The router's record of the weights it last confirmed, in the app's state folder. */
-const haproxyRecordPath = (stateDir, app) => `${state_statePaths(stateDir, app).dir}/haproxy.weights`;
-/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
-const SOCKET_PATH_MAX = 107;
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-commands.ts
+
 /**
- * Checks everything that reaches a host before any command is sent. The backend name goes into a
- * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
- * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
- * `:` or `,` would start options: the pattern allows neither.
+ * The HAProxy router's commands to a host: the switch (set the weights on HAProxy's admin socket
+ * and read them back, with the write-ahead record and the outcome in the same command) and the
+ * read of what HAProxy serves. `CLI_SHELL` is their shell for the socket, also the doctor's.
  */
-function checkHaproxySite(site, stateDir) {
-    if (!patterns_APP_NAME.test(site.app))
-        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
-    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
-        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
-    }
-    if (!HAPROXY_NAME.test(site.backend))
-        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
-    if (!HOST_PATH.test(stateDir))
-        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
-}
-function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 ||
-        weights.blue < 0 ||
-        weights.green < 0 ||
-        !Number.isInteger(weights.blue) ||
-        !Number.isInteger(weights.green)) {
-        throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
-    }
-}
 /**
  * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
  * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
@@ -21034,7 +20182,9 @@ weights_from() {
   weight_of "$2" || return 1; cur_green=$w
 }
 read_weights() {
-  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1
+  fi
   split_answers "$out"; weights_from "$a1" "$a2"
 }`;
 /**
@@ -21051,7 +20201,7 @@ read_weights() {
  * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
  * the set being sent until it was read back.
  */
-const haproxy_SWITCH_SCRIPT = `set -u
+const SWITCH_SCRIPT = `set -u
 nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
 die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
 case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
@@ -21065,7 +20215,8 @@ done
 ${WRITE_FILES_SHELL}
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
-command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+command -v socat >/dev/null 2>&1 ||
+  die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
 ${CLI_SHELL}
 now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
 # Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
@@ -21089,7 +20240,8 @@ if [ "$code" -ne 0 ]; then
   failure=$why
   # What HAProxy holds now may be neither: put the previous weights back from what was read.
   [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
-  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then
+    back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
   elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
   else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
   die $(( code + 20 )) "$failure; $back"
@@ -21099,10 +20251,6 @@ printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
 exit 0`;
-/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
-function haproxyRecord(site, weights, generation) {
-    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
-}
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
  * router's own record) go inside it when they are small enough together; otherwise null.
@@ -21110,7 +20258,7 @@ function haproxyRecord(site, weights, generation) {
 function haproxySwitchCommand(site, weights, before = [], after = []) {
     if (!writeArgs([...before, ...after]))
         return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [
+    return shell_script('al-haproxy-switch', SWITCH_SCRIPT, [
         nonce(),
         site.socket,
         site.backend,
@@ -21127,12 +20275,113 @@ function haproxySwitchCommand(site, weights, before = [], after = []) {
 function haproxyReadCommand(site, recordPath, probe = []) {
     return shell_script('al-haproxy-weights', [
         'socket=$1; backend=$2; record=$3; shift 3',
-        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0',
+        '  set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
         '[ $# -eq 0 ] || curl "$@"',
         CLI_SHELL,
-        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
-        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"',
+        'elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do',
+        '  case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac',
+        'done < "$record"; fi; echo end',
     ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 ||
+        weights.blue < 0 ||
+        weights.green < 0 ||
+        !Number.isInteger(weights.blue) ||
+        !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
+    }
+}
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights ||
+            typeof value.weights.blue !== 'number' ||
+            typeof value.weights.green !== 'number' ||
+            typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+/**
+ * Exit codes every router's switch command shares: 35, the write-ahead record could not be written
+ * (traffic was not touched); 36, the new weights are live but their outcome could not be written
+ * (the caller puts traffic back, since a switch nobody recorded must not stay).
+ */
+const RECORD_NOT_WRITTEN = 35;
+const OUTCOME_NOT_WRITTEN = 36;
+/**
+ * The error of a switch command that exited with one of the shared codes above (`says`: what it
+ * printed), or null for another code, which the router reads itself.
+ */
+function recordFailure(host, code, says) {
+    if (code === RECORD_NOT_WRITTEN)
+        return new errors_HostError(host, `the switch could not be recorded before making it, so traffic was not touched: ${says}`);
+    if (code === OUTCOME_NOT_WRITTEN)
+        return new UnrecordedSwitchError(host, `the new weights are live, but their outcome could not be recorded: ${says}`);
+    return null;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!patterns_APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket ` +
+            `(letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return (`# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n` +
+        `# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`);
 }
 /**
  * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
@@ -21223,12 +20472,9 @@ class HaproxyRouter {
                         ? 'HAProxy could not be asked for its weights, so traffic was not touched'
                         : result.code === 2
                             ? 'the HAProxy switch refused its arguments'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'the HAProxy switch failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
+                            : 'the HAProxy switch failed';
+            throw (recordFailure(this.remote.label, result.code, haproxySays) ??
+                new errors_HostError(this.remote.label, `${what}: ${haproxySays}`));
         }
         const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
@@ -21245,6 +20491,140 @@ class HaproxyRouter {
         return { live, file, health };
     }
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
+
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`. A host whose traffic goes through another router (HAProxy) has no nginx to set
+ * up: it gets the state directory, the access log, and the helper with its maintenance verbs alone
+ * (the package upgrade and the log rotation as root) with the same sudoers rule.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = (/* unused pure expression or super */ null && ('log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,' +
+    '"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",' +
+    '"upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';'));
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
+ */
+function sudoersRule(deployUser, helperPath) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
+    return [
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
+        '',
+    ].join('\n');
+}
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
+}
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * no include directory and no nginx (nginxPath is not used): the state directory, the access log,
+ * and the helper with its maintenance verbs alone, with its sudoers rule.
+ */
+function setupCommand(plan, nginxPath, helperText) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
+    return script('al-host-setup', SETUP_SCRIPT, [
+        plan.deployUser,
+        plan.stateDir,
+        plan.includeDir,
+        plan.accessLog,
+        plan.sudoersFile,
+        AGENT_LOOP_LOG_FORMAT,
+        rule,
+        plan.switchHelper,
+        helperText,
+        app,
+        placeholder,
+        drivesNginx(plan) ? 'yes' : 'no',
+        ...(drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
+    ]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there (for
+ * another router than nginx, for no nginx: `[]`).
+ */
+async function setupHost(remote, plan, helperFor) {
+    if (!drivesNginx(plan)) {
+        // No nginx to locate: the helper holds the maintenance verbs alone.
+        const result = await remote.run(setupCommand(plan, '', helperFor([])), { timeoutMs: 120_000 });
+        const report = parseSetup(remote.label, result.stdout);
+        if (result.code !== 0 && !report.fatal)
+            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+        return report;
+    }
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return {
+            host: remote.label,
+            nginxPath: '',
+            items: [],
+            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
+        };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
+        timeoutMs: 120_000,
+    });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-prerequisites.ts
+
+
+
 /**
  * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
  * may connect to it: a Unix socket needs write permission), its group and mode, then on one
@@ -21305,7 +20685,8 @@ function socketAccessFix(socket, user, group, mode) {
     if (group && group !== 'root' && groupMayWrite(mode))
         return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
     return {
-        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: ` +
+            `sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
         kind: 'configuration',
     };
 }
@@ -21325,7 +20706,8 @@ function judgeHaproxy(facts, site, ports) {
         });
     if (facts.socket === 'missing') {
         found.push({
-            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): ` +
+                'HAProxy is not running, or no stats socket of its configuration has that path',
             fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
             kind: 'configuration',
         });
@@ -21357,16 +20739,18 @@ function judgeHaproxy(facts, site, ports) {
         return found;
     }
     if (facts.level !== 'admin') {
+        const socketGroup = facts.group && facts.group !== 'root' ? facts.group : 'agent-loop';
         found.push({
             problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
-            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
+            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, socketGroup)}'), ${reload}`,
             kind: 'configuration',
         });
     }
     if (/no such backend/i.test(facts.blue)) {
         found.push({
             problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
-            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' ` +
+                `and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
             kind: 'configuration',
         });
         return found;
@@ -21396,32 +20780,45 @@ async function haproxyPrerequisites(remote, site, ports) {
         throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
     return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-setup.ts
+
+
+
 /**
  * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
  * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
  * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
  * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
  */
-const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+const haproxy_setup_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else exit 0; fi
 if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
 else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
-if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+if [ ! -e "$socket" ]; then
+  echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): \\
+in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
 elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
 elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
 else
   group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
   # Through the socket's group when it has one of its own that may write; else a group to give it.
   case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
-  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
-  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then
+    echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): \\
+sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else
+    echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): \\
+in the global section of HAProxy's configuration write '$socket_line', \\
+then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"
+  fi
 fi`;
 function haproxySetupCommand(site, deployUser) {
     if (!USER_NAME.test(deployUser))
         throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
-    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+    return shell_script('al-haproxy-setup', haproxy_setup_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
 }
 /** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
 async function haproxySetup(remote, site, deployUser) {
@@ -21432,7 +20829,662 @@ async function haproxySetup(remote, site, deployUser) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-confirm.ts
+/**
+ * The switch helper's confirmation (nginx-helper.ts), once `nginx -s reload` has exited 0: the
+ * new weights are confirmed when a worker this reload started serves them and no process of the
+ * previous configuration takes a request any more; otherwise the previous include is put back and
+ * nginx reloaded onto it (exit 22). `CLOCK_SHELL` (the clock and a process's state from /proc) goes
+ * before the helper writes the file; `CONFIRM_SHELL` ends the helper's text.
+ */
+const CLOCK_SHELL = `# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
+# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
+# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
+proc_stat() {
+  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
+  set -- \${line##*) }
+  [ $# -ge 20 ] || return 1
+  state=$1; ppid=$2; shift 19; start=$1
+}`;
+const CONFIRM_SHELL = `deadline=$(( started + confirm_ms ))
+# Workers of the previous configuration that only finish connections they had before the reload are
+# awaited for a fifth of that (a second at most), then reported as draining.
+drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
+drain_until=$(( started + drain ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Confirmed means that no process of the previous configuration takes a request any more. nginx's
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
+# its listening sockets, finishes the connections it has (a request on one of them still gets the old
+# weights, however late it comes) and exits. So the worker that answered must be one this reload
+# started, as /proc here shows it (a pid from another PID namespace names another process here), and
+# every other child of its master started before the reload must have exited or, once the drain time
+# is over, hold no listening socket. What cannot be seen is never taken as done.
+kids_of() {
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
+  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
+  for stat in /proc/[0-9]*/stat; do
+    kid=\${stat#/proc/}; kid=\${kid%/stat}
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
+  done
+}
+# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
+# that cannot be read counts as one.
+listens() {
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
+  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
+    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
+    END {
+      split("tcp tcp6", kinds, " ")
+      for (k = 1; k <= 2; k++) {
+        file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 }
+      }
+      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
+      exit 1
+    }'
+}
+# True once no process of the previous configuration under master $1 can take a request: all have
+# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
+old_settled() {
+  now_ms; left=0; holder=
+  kids_of "$1"
+  for kid in $kids; do
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
+    left=$(( left + 1 )); holder=$kid
+    [ "$ms" -ge "$drain_until" ] || continue
+    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
+    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
+    if listens "$kid" "$1"; then return 1; fi
+  done
+  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
+}
+# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
+# the previous configuration could take a request, K of them still finishing connections they had.
+# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
+first=; why=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
+  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
+  proc_stat "$worker" || {
+    why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"
+    return 1; }
+  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
+  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
+    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started \\
+(does nginx run in another PID namespace?), $unseen"
+    return 3; }
+  master=$ppid
+  until old_settled "$master"; do
+    [ "$ms" -lt "$deadline" ] || {
+      why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
+    sleep 0.01
+  done
+  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
+}
+await_served() {
+  code=1
+  while IFS= read -r body; do
+    served "$body"; code=$?
+    [ "$code" -lt 3 ] || break
+    now_ms; [ "$ms" -lt "$deadline" ] || break
+  done
+  printf '%s' "$why"; return "$code"
+}
+polls=$(( confirm_ms / 20 + 1 ))
+why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null |
+  await_served); code=$?
+case $why in "live "*) echo "$why"; exit 0 ;; esac
+while [ "$code" -lt 3 ]; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body"; code=$?
+  [ "$code" -ge 3 ] || sleep 0.02
+done
+[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
+# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-render.ts
+/**
+ * The switch helper's template (nginx-helper.ts): the shell function `render` that prints an
+ * app's traffic include from the helper's checked arguments (`$app`, `$name`, the ports, the
+ * weights, the split key and `$status`, the header's JSON). The include holds both colors'
+ * upstreams, a `split_clients` (or a `map` at 0/100) that picks one per request, and the status
+ * server that tells which weights are live.
+ */
+const RENDER_SHELL = `render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  upstream='upstream %s_%s {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n'
+  printf "$upstream" "$name" blue "$blue_port" "$green_port"
+  printf "$upstream" "$name" green "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n" "$app"
+  printf "        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "\${status%?}"
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/root-only.ts
+/**
+ * The one check, in shell, that only root may change a file root installs or runs: hosts' set-up
+ * (hostsetup-script.ts) installs root's files with it, and the switch helper's upkeep verbs
+ * (traffic/upkeep.ts) run an admin's hook or logrotate configuration only after it. Both run as
+ * root on a host.
+ */
+const ROOT_ONLY_SHELL = `# Whether the directory $1, and every one above it up to /, is root's and may be written by root alone:
+# a file put there cannot be swapped by anyone else between its check and its use. Those above it may
+# also be root's with the sticky bit, as /tmp, where nobody else may rename or remove root's entries;
+# with a second argument \`no\`, $1 itself may be too.
+root_only() {
+  d=$1; own=\${2:-yes}
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+# Whether $1 is a regular file (not a link) that only root may write, in directories up to / that only
+# root may write (sticky ones as /tmp excepted): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  root_only "$(dirname "$1")" no
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+
+/**
+ * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
+ * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
+ * files only root may write.
+ *
+ * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
+ *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
+ *   a fleet tool, a pinned list) installs that as the root-owned program
+ *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
+ *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
+ * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
+ *   regular file that only root may write, in directories that only root may write: logrotate runs
+ *   its scripts as root.
+ *
+ * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
+ * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
+ */
+/** Where an admin puts the program that replaces apt-get for `upgrade`. */
+const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
+/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
+const UPKEEP_SCRIPT = `${ROOT_ONLY_SHELL}
+upkeep() {
+  verb=$1; shift
+  out=$(mktemp) || die 41 "could not make a temporary file"
+  case $verb in
+    upgrade)
+      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
+      hook=${UPGRADE_HOOK}
+      if [ -e "$hook" ] || [ -L "$hook" ]; then
+        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
+        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
+        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
+      fi
+      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
+        echo "upgraded by apt-get"; rm -f "$out"; return 0
+      fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
+    rotate-logs)
+      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
+      config=\${1:-/etc/logrotate.conf}
+      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..)
+        die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
+      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
+  esac
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+
+
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginxControl(nginxCommand, includeDir) {
+    if (nginxCommand.length === 0)
+        throw new Error('empty nginx command');
+    return switchHelperPath(nginxCommand)
+        ? [...nginxCommand]
+        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/**
+ * The file host-setup installs: root's PATH, then the same text `nginxControl` sends. With no nginx
+ * (`nginx: []`, a host whose traffic goes through another router, e.g. HAProxy), the same program,
+ * installed for its maintenance verbs: its nginx verbs find no nginx to run (exit 127).
+ */
+function helperFile(target) {
+    if (target.nginx.length > 0 && !target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    return [
+        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+        target.nginx.length > 0
+            ? `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`
+            : '# No nginx on this host: the maintenance verbs alone are used.\nrun_nginx() { return 127; }',
+        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+    ].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
+ * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
+ * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
+ * 34 the include is a link; 37 the include directory is writable by someone else than the user this
+ * runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*)
+    checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | \\
+render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+${RENDER_SHELL}
+[ "$verb" = render ] && { render; exit 0; }
+
+${CLOCK_SHELL}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): \\
+whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367])
+  die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# Every process nginx starts from here on runs the new file: born is the start time of one started
+# now (this subshell), on their clock.
+born=$(proc_stat self && echo "$start") || born=
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+${CONFIRM_SHELL}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-router.ts
+
+
+
+
+const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const nginx_router_SWITCH_SCRIPT = `set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [
+        site.app,
+        String(site.bluePort),
+        String(site.greenPort),
+        String(site.statusPort),
+        site.splitKey,
+        String(weights.blue),
+        String(weights.green),
+        generation,
+        String(CONFIRM_MS),
+        nonceText,
+    ];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return shell_script('al-switch', nginx_router_SWITCH_SCRIPT, [
+        key,
+        ...record,
+        ...outcome,
+        ...control,
+        'switch',
+        ...helperArgs(site, weights, generation, key),
+    ]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return shell_script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1))',
+        '  case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac',
+        'done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv &&
+            after.length > 0 &&
+            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights on every worker'
+                            : 'writing the nginx include failed';
+            throw (recordFailure(this.remote.label, result.code, nginxSays) ??
+                new errors_HostError(this.remote.label, `${what}: ${nginxSays}`));
+        }
+        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return {
+            weights,
+            liveMs,
+            settledMs: live?.[2] ? Number(live[2]) : liveMs,
+            draining: Number(live?.[3] ?? 0),
+            recorded,
+        };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
 
 
 
@@ -21443,7 +21495,8 @@ const routers = new Registry('router', 'router', {
     },
     haproxy: {
         check(host, app) {
-            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) ` +
+                "and haproxy-backend (the backend of the app's blue and green servers)");
             try {
                 checkHaproxySite(haproxySite(host, app), host.stateDir);
             }
@@ -21465,7 +21518,7 @@ const haproxySite = (host, app) => ({
 /** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
 const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
 /** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
-async function registry_routerPrerequisites(name, context) {
+async function routerPrerequisites(name, context) {
     return (await routers.get(name).prerequisites?.(context)) ?? [];
 }
 /** The router `name` names for one host. */
@@ -21475,8 +21528,6 @@ function buildRouter(name, context) {
     return entry.build(context);
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
 
 
@@ -21627,6 +21678,8 @@ function parseTarget(text) {
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
 
 
@@ -21808,8 +21861,18 @@ function mask(secret) {
         if (line.trim().length >= 4)
             runner.setSecret(line.trim());
 }
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-settings.ts
+
+
+
+
+
+/**
+ * The host settings: values that several actions share, with the same names and forms, defined
+ * once (the hosts list with each host's overrides, the SSH key and known_hosts, the folders, ports
+ * and nginx command, the locks, the Slack webhook, the access log).
+ */
 const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
     ? undefined
     : 'is not a PEM or OpenSSH private key';
@@ -21846,7 +21909,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
         .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings ' +
+    'or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, ' +
+    'haproxy-socket, haproxy-backend}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
@@ -22000,6 +22065,7 @@ const accessLogInput = inputs_field.string({
 
 
 
+
 /**
  * The host inputs of every action that moves or reads traffic: the host settings (inputs.ts) and
  * the router that moves their traffic, by its name in the router registry. Apart from inputs.ts,
@@ -22034,7 +22100,8 @@ function resolveHosts(inputs) {
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
-        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: ` +
+            'set router: haproxy to move its traffic through HAProxy, or remove them');
         routers.get(inputs.router).check?.(spec, inputs.app);
         return spec;
     });
@@ -22234,6 +22301,7 @@ const templateValues = (release) => ({
 const DEFAULT_WAIT_SECONDS = 120;
 // The image is pulled under the engine's data root, often another disk than the state folder's:
 // its free space is checked there (df needs no access to the folder itself).
+// A backslash-newline inside double quotes is removed by the shell: each message is one line.
 const ENGINE_SCRIPT = `min_mb=$1
 if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
   echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
@@ -22242,7 +22310,8 @@ if [ "$min_mb" -gt 0 ]; then
   root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
   free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
   if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
-    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): \\
+prune unused images (the maintenance action) or free space there" >&2; exit 1
   fi
 fi
 if ! v=$(docker compose version --short 2>&1); then
@@ -22592,89 +22661,8 @@ function deploymentRecord(inputs, env = process.env) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy-defaults.ts
 
-
-
-
-/**
- * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
- * Written in YAML with kebab-case keys; every key has a default, and the defaults are the deployment
- * procedure (error rate ≤ 1 % and P95 ≤ 2 s over 300 s; rollback on sustained errors, slow
- * responses, failing health checks, memory pressure and model drift), written once as the policy
- * document DEFAULT_POLICY.
- *
- * A policy is validated in one place, `resolvePolicy`, which reports every problem with where it
- * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
- */
-/** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
-const METRICS = [
-    'error_rate',
-    'p50_ms',
-    'p90_ms',
-    'p95_ms',
-    'p99_ms',
-    'health_failures_in_row',
-    'memory_ratio',
-    'drift_score',
-];
-/** Percentile metrics and the quantile each stands for. */
-const PERCENTILE_METRICS = {
-    p50_ms: 0.5,
-    p90_ms: 0.9,
-    p95_ms: 0.95,
-    p99_ms: 0.99,
-};
-const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
-/** What a gate still above its limit without significance becomes once the extensions are used up. */
-const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
-const RULE_KINDS = ['gate', 'trigger'];
-// ------------------------------------------------------------------------------------ schema
-const { leaf: policy_leaf, number: policy_number, choice: policy_choice, boolean: policy_boolean, text: policy_text, mapping: policy_mapping, list: policy_list } = docField;
-const GAUGE = /^gauge:[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
-const metric = policy_leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value) => typeof value === 'string' && (METRICS.includes(value) || GAUGE.test(value)));
-const ruleName = policy_text('a rule name of lower-case letters, digits and hyphens (at most 64)', /^[a-z0-9][a-z0-9-]{0,63}$/);
-const seconds = policy_number({ min: 0, max: 86400, unit: 'seconds' });
-const ruleInput = policy_mapping({
-    name: ruleName,
-    metric: metric.optional(),
-    max: policy_number().optional(),
-    min: policy_number().optional(),
-    window: seconds.optional(),
-    for: seconds.optional(),
-    kind: policy_choice(RULE_KINDS).optional(),
-    compare: policy_choice(['stable', 'none']).optional(),
-    margin: policy_number({ min: 0 }).optional(),
-    'models-only': policy_boolean.optional(),
-});
-const sprtInput = policy_mapping({
-    alpha: policy_number({ above: 0, max: 0.5 }).optional(),
-    'end-alpha': policy_number({ above: 0, max: 0.5 }).optional(),
-    'extension-alpha': policy_number({ above: 0, max: 0.5 }).optional(),
-    beta: policy_number({ above: 0, max: 0.5 }).optional(),
-    'error-multiplier': policy_number({ above: 1, max: 1000 }).optional(),
-    'latency-multiplier': policy_number({ above: 1, max: 1000 }).optional(),
-    'min-failures': policy_number({ min: 1, max: 1000, integer: true }).optional(),
-});
-const policyInput = policy_mapping({
-    duration: policy_number({ min: 10, max: 86400, unit: 'seconds' }).optional(),
-    interval: policy_number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
-    'min-requests': policy_number({ min: 0, max: 1e9, integer: true }).optional(),
-    'on-inconclusive': policy_choice(ON_INCONCLUSIVE).optional(),
-    'on-undecided': policy_choice(ON_UNDECIDED).optional(),
-    'max-extensions': policy_number({ min: 0, max: 10, integer: true }).optional(),
-    'max-source-errors': policy_number({ min: 1, max: 1000, integer: true }).optional(),
-    'early-decision': policy_boolean.optional(),
-    sprt: sprtInput.optional(),
-    'replace-default-rules': policy_boolean.optional(),
-    rules: policy_list(ruleInput, { max: 100 }).optional(),
-});
-const POLICY_NAMES = { root: 'policy' };
-/** `rules[2].metric` from zod's ['rules', 2, 'metric']; the policy itself is `policy`. */
-function formatPath(path) {
-    return documentPath(path, POLICY_NAMES);
-}
-// ------------------------------------------------------------------------------------ defaults
 /**
  * The defaults: the deployment procedure, as a policy document. The one place they are written:
  * `resolvePolicy` takes every value a policy leaves out from here, DEFAULT_POLICY_YAML is printed
@@ -22774,7 +22762,119 @@ function defaultPolicyYaml() {
     return document.toString({ lineWidth: 0 });
 }
 const DEFAULT_POLICY_YAML = defaultPolicyYaml();
-const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/result.ts
+/**
+ * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
+ * a gate with no data, after the extension) is left out: with no evidence either way the canary
+ * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
+ */
+const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy-types.ts
+/**
+ * The analysis policy's shape: the metrics a rule can watch, a rule, the sequential test's
+ * settings and the policy itself. The YAML document it is written in is policy-document.ts, its
+ * defaults policy-defaults.ts, and how a document becomes a Policy policy.ts.
+ */
+/** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
+const METRICS = [
+    'error_rate',
+    'p50_ms',
+    'p90_ms',
+    'p95_ms',
+    'p99_ms',
+    'health_failures_in_row',
+    'memory_ratio',
+    'drift_score',
+];
+/** Percentile metrics and the quantile each stands for. */
+const PERCENTILE_METRICS = {
+    p50_ms: 0.5,
+    p90_ms: 0.9,
+    p95_ms: 0.95,
+    p99_ms: 0.99,
+};
+const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
+/** What a gate still above its limit without significance becomes once the extensions are used up. */
+const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
+const RULE_KINDS = ['gate', 'trigger'];
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy-document.ts
+
+
+/**
+ * The policy as a YAML document: its keys (kebab-case) and the form of each, checked with the
+ * vocabulary's document fields. policy.ts resolves a document against the defaults (policy-defaults.ts).
+ */
+const { leaf: policy_document_leaf, number: policy_document_number, choice: policy_document_choice, boolean: policy_document_boolean, text: policy_document_text, mapping: policy_document_mapping, list: policy_document_list } = docField;
+const GAUGE = /^gauge:[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
+const metric = policy_document_leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value) => typeof value === 'string' && (METRICS.includes(value) || GAUGE.test(value)));
+const ruleName = policy_document_text('a rule name of lower-case letters, digits and hyphens (at most 64)', /^[a-z0-9][a-z0-9-]{0,63}$/);
+const seconds = policy_document_number({ min: 0, max: 86400, unit: 'seconds' });
+const ruleInput = policy_document_mapping({
+    name: ruleName,
+    metric: metric.optional(),
+    max: policy_document_number().optional(),
+    min: policy_document_number().optional(),
+    window: seconds.optional(),
+    for: seconds.optional(),
+    kind: policy_document_choice(RULE_KINDS).optional(),
+    compare: policy_document_choice(['stable', 'none']).optional(),
+    margin: policy_document_number({ min: 0 }).optional(),
+    'models-only': policy_document_boolean.optional(),
+});
+const sprtInput = policy_document_mapping({
+    alpha: policy_document_number({ above: 0, max: 0.5 }).optional(),
+    'end-alpha': policy_document_number({ above: 0, max: 0.5 }).optional(),
+    'extension-alpha': policy_document_number({ above: 0, max: 0.5 }).optional(),
+    beta: policy_document_number({ above: 0, max: 0.5 }).optional(),
+    'error-multiplier': policy_document_number({ above: 1, max: 1000 }).optional(),
+    'latency-multiplier': policy_document_number({ above: 1, max: 1000 }).optional(),
+    'min-failures': policy_document_number({ min: 1, max: 1000, integer: true }).optional(),
+});
+const policyInput = policy_document_mapping({
+    duration: policy_document_number({ min: 10, max: 86400, unit: 'seconds' }).optional(),
+    interval: policy_document_number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
+    'min-requests': policy_document_number({ min: 0, max: 1e9, integer: true }).optional(),
+    'on-inconclusive': policy_document_choice(ON_INCONCLUSIVE).optional(),
+    'on-undecided': policy_document_choice(ON_UNDECIDED).optional(),
+    'max-extensions': policy_document_number({ min: 0, max: 10, integer: true }).optional(),
+    'max-source-errors': policy_document_number({ min: 1, max: 1000, integer: true }).optional(),
+    'early-decision': policy_document_boolean.optional(),
+    sprt: sprtInput.optional(),
+    'replace-default-rules': policy_document_boolean.optional(),
+    rules: policy_document_list(ruleInput, { max: 100 }).optional(),
+});
+const POLICY_NAMES = { root: 'policy' };
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']; the policy itself is `policy`. */
+function formatPath(path) {
+    return documentPath(path, POLICY_NAMES);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
+
+
+
+
+
+
+
+/**
+ * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
+ * Written in YAML with kebab-case keys; every key has a default, and the defaults are the deployment
+ * procedure (error rate ≤ 1 % and P95 ≤ 2 s over 300 s; rollback on sustained errors, slow
+ * responses, failing health checks, memory pressure and model drift), written once as the policy
+ * document DEFAULT_POLICY.
+ *
+ * A policy is validated in one place, `resolvePolicy`, which reports every problem with where it
+ * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
+ *
+ * The policy's shape is policy-types.ts, its YAML document policy-document.ts, and its defaults
+ * policy-defaults.ts.
+ */
+const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, ' +
+    'max-extensions, max-source-errors, early-decision, sprt and rules';
 // ------------------------------------------------------------------------------------ resolution
 function isCountMetric(name) {
     return name === 'error_rate' || name in PERCENTILE_METRICS;
@@ -22905,77 +23005,7 @@ function activeRules(policy, options) {
     return policy.rules.filter((rule) => (!rule.modelsOnly || options.model === true) && (options.mode !== 'post-promotion' || rule.kind === 'trigger'));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/result.ts
-/**
- * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
- * a gate with no data, after the extension) is left out: with no evidence either way the canary
- * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
- */
-const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
-/**
- * The analysis engine works on numbers and windows, never on a particular metric system.
- * A metric source turns whatever it reads (an nginx access log, Prometheus, its own probes, the
- * host) into interval samples: what happened per color between two instants.
- */
-/** Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s, 5 s) are bounds, so "share of requests slower than 2 s" is exact. */
-const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000];
-function emptyColorSample() {
-    return { requests: 0, errors: 0, latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
-}
-/** Index of the histogram bucket a latency falls in. */
-function latencyBucket(ms) {
-    const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
-    return index === -1 ? LATENCY_BOUNDS_MS.length : index;
-}
-/**
- * Adds `extra` into `into`: counts and histograms add up. For point-in-time values, `later` (the
- * next interval of the same thing) takes the newer value; `alongside` (another host or source, same
- * interval) takes the worse one, the larger.
- */
-function mergeColorSample(into, extra, how) {
-    const latency = into.latency.length === 0
-        ? [...extra.latency]
-        : extra.latency.length === 0
-            ? [...into.latency]
-            : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
-    const point = (a, b) => how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b);
-    const gauges = { ...into.gauges };
-    for (const [name, value] of Object.entries(extra.gauges ?? {}))
-        gauges[name] = point(gauges[name], value);
-    const merged = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
-    const health = point(into.healthFailuresInRow, extra.healthFailuresInRow);
-    const memory = point(into.memoryRatio, extra.memoryRatio);
-    const drift = point(into.driftScore, extra.driftScore);
-    if (health !== undefined)
-        merged.healthFailuresInRow = health;
-    if (memory !== undefined)
-        merged.memoryRatio = memory;
-    if (drift !== undefined)
-        merged.driftScore = drift;
-    if (Object.keys(gauges).length > 0)
-        merged.gauges = gauges;
-    return merged;
-}
-/** Combines the samples of several sources (or hosts) for the same interval. */
-function mergeSamples(samples) {
-    const start = Math.min(...samples.map((s) => s.start));
-    const end = Math.max(...samples.map((s) => s.end));
-    const colors = {};
-    for (const sample of samples) {
-        for (const [color, colorSample] of Object.entries(sample.colors)) {
-            colors[color] = colors[color]
-                ? mergeColorSample(colors[color], colorSample, 'alongside')
-                : { ...colorSample, latency: [...colorSample.latency] };
-        }
-    }
-    return { start, end, colors };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus.ts
-
-
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/promql.ts
 
 /** Defaults matching the Agent Loop service's own metrics. */
 const DEFAULT_PROMETHEUS_QUERIES = {
@@ -23029,230 +23059,78 @@ function errorRatioQuery(app, color, window) {
     const matchers = renderQuery('app="{app}",color="{color}"', { app, color });
     return `sum(rate(http_requests_total{${matchers},status=~"5.."}[${window}])) / sum(rate(http_requests_total{${matchers}}[${window}]))`;
 }
-/** Parses a Prometheus sample value: numbers, `NaN`, `+Inf`, `-Inf`. */
-function promNumber(text) {
-    if (text === '+Inf')
-        return Infinity;
-    if (text === '-Inf')
-        return -Infinity;
-    return typeof text === 'string' ? Number(text) : Number.NaN;
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
+/**
+ * The analysis engine works on numbers and windows, never on a particular metric system.
+ * A metric source turns whatever it reads (an nginx access log, Prometheus, its own probes, the
+ * host) into interval samples: what happened per color between two instants.
+ */
+/**
+ * Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s,
+ * 5 s) are bounds, so "share of requests slower than 2 s" is exact.
+ */
+const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000];
+function emptyColorSample() {
+    return { requests: 0, errors: 0, latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
 }
-/** Reads an `/api/v1/query` answer body into series (pure). Throws with Prometheus's own error message. */
-function parseQueryResponse(status, body) {
-    let parsed;
-    try {
-        parsed = JSON.parse(body);
-    }
-    catch {
-        throw new Error(`HTTP ${status}, not a Prometheus answer: ${http_excerpt(body)}`);
-    }
-    if (parsed.status !== 'success' || !parsed.data) {
-        throw new Error(`HTTP ${status}: ${http_excerpt(parsed.errorType ?? 'error', 40)}: ${http_excerpt(parsed.error ?? body)}`);
-    }
-    const { resultType, result } = parsed.data;
-    if (resultType === 'scalar')
-        return [{ labels: {}, value: promNumber(result[1]) }];
-    if (resultType === 'vector') {
-        return result.map((entry) => ({
-            labels: entry.metric,
-            value: promNumber(entry.value[1]),
-        }));
-    }
-    throw new Error(`expected an instant vector or scalar, got a ${resultType}`);
+/** Index of the histogram bucket a latency falls in. */
+function latencyBucket(ms) {
+    const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
+    return index === -1 ? LATENCY_BOUNDS_MS.length : index;
 }
 /**
- * Maps Prometheus's cumulative buckets (`le` in seconds) onto LATENCY_BOUNDS_MS (pure). A bound
- * that is one of Prometheus's buckets is exact. A bound that is not is interpolated linearly
- * between the buckets around it (from 0 for a bound below the first bucket) — the same assumption
- * `histogram_quantile` makes: with the usual buckets 1 s and 2.5 s, two thirds of the requests
- * between 1 s and 2.5 s count as faster than 2 s. Requests above the largest finite bucket go to
- * the last (overflow) bucket. No buckets give an empty histogram.
+ * Adds `extra` into `into`: counts and histograms add up. For point-in-time values, `later` (the
+ * next interval of the same thing) takes the newer value; `alongside` (another host or source, same
+ * interval) takes the worse one, the larger.
  */
-function histogramFromCumulative(buckets) {
-    const valid = buckets.filter((bucket) => !Number.isNaN(bucket.le) && Number.isFinite(bucket.count));
-    if (valid.length === 0)
-        return [];
-    const sorted = [...valid].sort((a, b) => a.le - b.le);
-    // Counts of separately extrapolated series can dip; a cumulative histogram never does.
-    let running = 0;
-    const cumulative = sorted.map((bucket) => ({ le: bucket.le, count: (running = Math.max(running, bucket.count)) }));
-    const finite = cumulative.filter((bucket) => Number.isFinite(bucket.le));
-    const total = running;
-    const atBound = (seconds) => {
-        let lower = { le: 0, count: 0 };
-        for (const bucket of finite) {
-            if (Math.abs(bucket.le - seconds) <= 1e-9 * seconds)
-                return bucket.count;
-            if (bucket.le > seconds)
-                return lower.count + ((bucket.count - lower.count) * (seconds - lower.le)) / (bucket.le - lower.le);
-            lower = bucket;
-        }
-        return lower.count;
-    };
-    const histogram = [];
-    let previous = 0;
-    for (const bound of LATENCY_BOUNDS_MS) {
-        const count = Math.min(total, Math.max(previous, atBound(bound / 1000)));
-        histogram.push(count - previous);
-        previous = count;
-    }
-    histogram.push(total - previous);
-    return histogram;
-}
-class PrometheusSource {
-    options;
-    name = 'prometheus';
-    base;
-    colors;
-    queries;
-    constructor(options) {
-        this.options = options;
-        let url;
-        try {
-            url = new URL(options.url);
-        }
-        catch {
-            throw new errors_ConfigurationError(`invalid Prometheus URL ${JSON.stringify(options.url)}; expected e.g. http://prometheus:9090`);
-        }
-        if (url.protocol !== 'http:' && url.protocol !== 'https:')
-            throw new errors_ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
-        this.base = options.url.replace(/\/+$/, '');
-        this.colors = options.colors ?? COLORS;
-        // Checked up front, so a bad value is a configuration error before the analysis starts.
-        renderQuery('{app}', { app: options.app });
-        for (const version of Object.values(options.versions ?? {}))
-            if (version !== undefined)
-                renderQuery('{version}', { version });
-        this.queries = [];
-        for (const key of Object.keys(DEFAULT_PROMETHEUS_QUERIES)) {
-            const template = options.queries?.[key] === undefined ? DEFAULT_PROMETHEUS_QUERIES[key] : options.queries[key];
-            if (template !== null)
-                this.queries.push({ key, template });
-        }
-        for (const [name, template] of Object.entries(options.gauges ?? {})) {
-            if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name))
-                throw new errors_ConfigurationError(`invalid gauge name ${JSON.stringify(name)}`);
-            this.queries.push({ key: 'gauge', name, template });
-        }
-        for (const query of this.queries) {
-            const what = query.key === 'gauge' ? `the gauge ${query.name}` : `the ${query.key} query`;
-            checkQueryTemplate(query.template, what);
-            if (query.template.includes('{version}')) {
-                for (const color of this.colors) {
-                    if (options.versions?.[color] === undefined)
-                        throw new errors_ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
-                }
-            }
-        }
-    }
-    /** True when Prometheus answers `/-/ready`. */
-    async reachable() {
-        try {
-            const response = await getJson(`${this.base}/-/ready`, {
-                headers: this.options.headers,
-                timeoutMs: this.options.timeoutMs ?? 5000,
-                attempts: 1,
-            });
-            return response.status === 200;
-        }
-        catch {
-            return false;
-        }
-    }
-    /** One instant query at `atMs` (ms since the epoch). */
-    async query(expression, atMs) {
-        const url = `${this.base}/api/v1/query?${new URLSearchParams({ query: expression, time: (atMs / 1000).toFixed(3) })}`;
-        let response;
-        try {
-            response = await getJson(url, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 10_000 });
-        }
-        catch (error) {
-            throw new Error(`Prometheus at ${this.base} could not be read: ${error.message}`);
-        }
-        try {
-            return parseQueryResponse(response.status, response.body);
-        }
-        catch (error) {
-            throw new Error(`Prometheus query ${expression} failed: ${error.message}`);
-        }
-    }
-    async sample(window) {
-        const duration = promDuration(window.end - window.start);
-        const colors = {};
-        await Promise.all(this.colors.map(async (color) => {
-            const values = {
-                app: this.options.app,
-                color,
-                window: duration,
-                ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }),
-            };
-            const answers = await Promise.all(this.queries.map(async (query) => ({
-                query,
-                series: await this.query(renderQuery(query.template, values), window.end),
-            })));
-            const sample = colorSample(answers);
-            if (sample)
-                colors[color] = sample;
-        }));
-        return { start: window.start, end: window.end, colors };
-    }
-}
-/** A color's sample from its query answers; undefined when no query returned any series (pure). */
-function colorSample(answers) {
-    if (answers.every((answer) => answer.series.length === 0))
-        return undefined;
-    const count = (series) => series.reduce((total, one) => total + (Number.isFinite(one.value) ? Math.max(0, one.value) : 0), 0);
-    const largest = (series) => {
-        const finite = series.map((one) => one.value).filter((value) => Number.isFinite(value));
-        return finite.length === 0 ? undefined : Math.max(...finite);
-    };
-    const sample = { requests: 0, errors: 0, latency: [] };
-    const gauges = {};
-    for (const { query, series } of answers) {
-        if (query.key === 'requests')
-            sample.requests = count(series);
-        else if (query.key === 'errors')
-            sample.errors = count(series);
-        else if (query.key === 'latencyBuckets') {
-            const byLe = new Map();
-            for (const one of series) {
-                const le = one.labels.le === undefined ? Number.NaN : promNumber(one.labels.le);
-                byLe.set(le, (byLe.get(le) ?? 0) + (Number.isFinite(one.value) ? one.value : 0));
-            }
-            sample.latency = histogramFromCumulative([...byLe].map(([le, bucketCount]) => ({ le, count: bucketCount })));
-        }
-        else {
-            const value = largest(series);
-            if (value === undefined)
-                continue;
-            if (query.key === 'memory')
-                sample.memoryRatio = value;
-            else if (query.key === 'drift')
-                sample.driftScore = value;
-            else if (query.key === 'gauge')
-                gauges[query.name] = value;
-        }
-    }
+function mergeColorSample(into, extra, how) {
+    const latency = into.latency.length === 0
+        ? [...extra.latency]
+        : extra.latency.length === 0
+            ? [...into.latency]
+            : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
+    const point = (a, b) => how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b);
+    const gauges = { ...into.gauges };
+    for (const [name, value] of Object.entries(extra.gauges ?? {}))
+        gauges[name] = point(gauges[name], value);
+    const merged = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
+    const health = point(into.healthFailuresInRow, extra.healthFailuresInRow);
+    const memory = point(into.memoryRatio, extra.memoryRatio);
+    const drift = point(into.driftScore, extra.driftScore);
+    if (health !== undefined)
+        merged.healthFailuresInRow = health;
+    if (memory !== undefined)
+        merged.memoryRatio = memory;
+    if (drift !== undefined)
+        merged.driftScore = drift;
     if (Object.keys(gauges).length > 0)
-        sample.gauges = gauges;
-    return sample;
+        merged.gauges = gauges;
+    return merged;
+}
+/** Combines the samples of several sources (or hosts) for the same interval. */
+function mergeSamples(samples) {
+    const start = Math.min(...samples.map((s) => s.start));
+    const end = Math.max(...samples.map((s) => s.end));
+    const colors = {};
+    for (const sample of samples) {
+        for (const [color, colorSample] of Object.entries(sample.colors)) {
+            colors[color] = colors[color]
+                ? mergeColorSample(colors[color], colorSample, 'alongside')
+                : { ...colorSample, latency: [...colorSample.latency] };
+        }
+    }
+    return { start, end, colors };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-read.ts
 
-
-
-
-/** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
-const nginxLog = (host) => ({
-    ...host,
-    parse: (lines, into) => parseAccessLines(lines, host.app, into),
-    what: 'the nginx access log',
-});
-const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
-/** A line longer than this is not an nginx access line: it is dropped (and counted as skipped). */
-const MAX_PARTIAL_BYTES = 1024 * 1024;
-// ------------------------------------------------------------------------------------ pure parts
+/**
+ * Reading a log over SSH from a byte offset (pure): the command, what it prints, and the lines it
+ * gives. The bytes travel base64-encoded: the SSH client decodes stdout chunk by chunk as UTF-8,
+ * which would corrupt a character split across chunks (or across our own read cap) and make the
+ * byte offset drift; base64 keeps the transfer byte-exact. access-log.ts follows a log with it.
+ */
 /**
  * Prints `<inode> <size>` (or `missing`), then — only when the file is still the one with inode
  * `$2` (any file when `$2` is empty) and has bytes past the offset — up to `$4` bytes from byte
@@ -23299,72 +23177,16 @@ function splitLogLines(partial, chunk) {
     const lines = data.subarray(0, end).toString('utf8').split('\n');
     return { lines, rest: Buffer.from(data.subarray(end + 1)) };
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/access-log.ts
+
+
+
+const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
+/** A line longer than this is not an access line: it is dropped (and counted as skipped). */
+const MAX_PARTIAL_BYTES = 1024 * 1024;
 function emptyAccessTally() {
     return { colors: {}, skipped: 0, unformatted: 0 };
-}
-/**
- * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
- * value, which is the attempt of the color the line names, even when nginx went on to the other
- * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
- * the color never answered ("-") or the field is missing.
- *
- * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
- * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
- * before it opens the upstream, so the upstream time is the app's alone.
- */
-function upstreamMs(upstreamTime) {
-    if (typeof upstreamTime === 'number')
-        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
-    if (typeof upstreamTime !== 'string')
-        return null;
-    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
-    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
-}
-/**
- * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
- * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
- * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
- * `request_time`; a request the color never answered counts as a request (and an error) without a
- * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
- */
-function parseAccessLines(lines, app, into = emptyAccessTally()) {
-    const prefix = `${router_nginxName(app)}_`;
-    for (const line of lines) {
-        if (line.trim() === '')
-            continue;
-        let entry;
-        try {
-            entry = JSON.parse(line);
-        }
-        catch {
-            into.skipped += 1;
-            into.unformatted += 1;
-            continue;
-        }
-        const { upstream, status, upstream_time: upstreamTime, } = (entry ?? {});
-        if (typeof upstream !== 'string' || typeof status !== 'number')
-            into.unformatted += 1;
-        const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
-        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
-            into.skipped += 1;
-            continue;
-        }
-        const sample = (into.colors[color] ??= emptyColorSample());
-        sample.requests += 1;
-        // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
-        // answer, even if nginx then got a good answer from the other color, its backup.
-        const upstreamStatus = entry.upstream_status;
-        const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
-        const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
-        if (status >= 500 || colorFailed)
-            sample.errors += 1;
-        const latencyMs = upstreamMs(upstreamTime);
-        if (latencyMs !== null) {
-            const bucket = latencyBucket(latencyMs);
-            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
-        }
-    }
-    return into;
 }
 // ------------------------------------------------------------------------------------- one host
 /**
@@ -23380,6 +23202,7 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
  * lines written between the last read and the truncation are lost.
  */
 class AccessLogFollower {
+    host;
     options;
     inode;
     offset = 0;
@@ -23389,11 +23212,10 @@ class AccessLogFollower {
     truncations = 0;
     maxReadBytes;
     timeoutMs;
-    host;
-    /** `host`: an access log with its parser, or nginx's (the agent_loop parser for its app). */
+    /** `host`: an access log with its parser (nginx's: `nginxLog` in nginx-log.ts). */
     constructor(host, options = {}) {
+        this.host = host;
         this.options = options;
-        this.host = 'parse' in host ? host : nginxLog(host);
         this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
         this.timeoutMs = options.timeoutMs ?? 60_000;
         if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1)
@@ -23564,14 +23386,6 @@ class AccessLogSource {
         return { start: window.start, end: window.end, colors: parts.length > 0 ? mergeSamples(parts).colors : {} };
     }
 }
-/** What users got, from each host's nginx access log in the agent_loop format. */
-class NginxLogSource extends AccessLogSource {
-    constructor(hosts, options = {}) {
-        if (hosts.length === 0)
-            throw new Error('NginxLogSource needs at least one host');
-        super('nginx-log', 'nginx access log', hosts.map(nginxLog), options);
-    }
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/haproxy-log.ts
 
@@ -23586,7 +23400,7 @@ class NginxLogSource extends AccessLogSource {
  * The server (`blue` or `green`) of the app's backend is the color; the status, the termination
  * state and Tr (the server's answer time: from the connection to the color until its response
  * headers; the client's own time, TR, is not in it) give the errors and the latency. The log is
- * followed as nginx's is (nginx-log.ts: byte offsets, rotation, from the deploy's mark at the switch).
+ * followed as nginx's is (access-log.ts: byte offsets, rotation, from the deploy's mark at the switch).
  */
 /**
  * HAProxy's HTTP log line, after any syslog header: client:port [accept date] frontend
@@ -23595,7 +23409,14 @@ class NginxLogSource extends AccessLogSource {
  * request. The first place where this whole sequence fits is taken: the request line, which a
  * client writes, comes after it.
  */
-const HTTP_LOG = /(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) \d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)/;
+const HTTP_LOG = new RegExp([
+    // client:port [accept date] frontend backend/server
+    String.raw `(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) `,
+    // TR/Tw/Tc/Tr/Ta status bytes req-cookie resp-cookie termination
+    String.raw `-?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) `,
+    // actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue
+    String.raw `\d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)`,
+].join(''));
 const haproxy_log_COLORS = ['blue', 'green'];
 /**
  * Counts HAProxy HTTP log lines of `backend` per color (pure). An error is a status ≥ 500 (HAProxy's
@@ -23811,6 +23632,89 @@ class HostSource {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
+
+
+
+/** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
+const nginxLog = (host) => ({
+    ...host,
+    parse: (lines, into) => parseAccessLines(lines, host.app, into),
+    what: 'the nginx access log',
+});
+/**
+ * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
+ * value, which is the attempt of the color the line names, even when nginx went on to the other
+ * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
+ * the color never answered ("-") or the field is missing.
+ *
+ * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
+ * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
+ * before it opens the upstream, so the upstream time is the app's alone.
+ */
+function upstreamMs(upstreamTime) {
+    if (typeof upstreamTime === 'number')
+        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+    if (typeof upstreamTime !== 'string')
+        return null;
+    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
+    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
+}
+/**
+ * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
+ * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
+ * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
+ * `request_time`; a request the color never answered counts as a request (and an error) without a
+ * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
+ */
+function parseAccessLines(lines, app, into = emptyAccessTally()) {
+    const prefix = `${nginxName(app)}_`;
+    for (const line of lines) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            into.skipped += 1;
+            into.unformatted += 1;
+            continue;
+        }
+        const { upstream, status, upstream_time: upstreamTime, } = (entry ?? {});
+        if (typeof upstream !== 'string' || typeof status !== 'number')
+            into.unformatted += 1;
+        const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
+        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
+            into.skipped += 1;
+            continue;
+        }
+        const sample = (into.colors[color] ??= emptyColorSample());
+        sample.requests += 1;
+        // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
+        // answer, even if nginx then got a good answer from the other color, its backup.
+        const upstreamStatus = entry.upstream_status;
+        const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
+        const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
+        if (status >= 500 || colorFailed)
+            sample.errors += 1;
+        const latencyMs = upstreamMs(upstreamTime);
+        if (latencyMs !== null) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
+    }
+    return into;
+}
+/** What users got, from each host's nginx access log in the agent_loop format. */
+class NginxLogSource extends AccessLogSource {
+    constructor(hosts, options = {}) {
+        if (hosts.length === 0)
+            throw new Error('NginxLogSource needs at least one host');
+        super('nginx-log', 'nginx access log', hosts.map(nginxLog), options);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/probe.ts
 
 
@@ -23885,6 +23789,224 @@ class ProbeSource {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus-answer.ts
+
+
+/** Parses a Prometheus sample value: numbers, `NaN`, `+Inf`, `-Inf`. */
+function promNumber(text) {
+    if (text === '+Inf')
+        return Infinity;
+    if (text === '-Inf')
+        return -Infinity;
+    return typeof text === 'string' ? Number(text) : Number.NaN;
+}
+/** Reads an `/api/v1/query` answer body into series (pure). Throws with Prometheus's own error message. */
+function parseQueryResponse(status, body) {
+    let parsed;
+    try {
+        parsed = JSON.parse(body);
+    }
+    catch {
+        throw new Error(`HTTP ${status}, not a Prometheus answer: ${http_excerpt(body)}`);
+    }
+    if (parsed.status !== 'success' || !parsed.data) {
+        throw new Error(`HTTP ${status}: ${http_excerpt(parsed.errorType ?? 'error', 40)}: ${http_excerpt(parsed.error ?? body)}`);
+    }
+    const { resultType, result } = parsed.data;
+    if (resultType === 'scalar')
+        return [{ labels: {}, value: promNumber(result[1]) }];
+    if (resultType === 'vector') {
+        return result.map((entry) => ({
+            labels: entry.metric,
+            value: promNumber(entry.value[1]),
+        }));
+    }
+    throw new Error(`expected an instant vector or scalar, got a ${resultType}`);
+}
+/**
+ * Maps Prometheus's cumulative buckets (`le` in seconds) onto LATENCY_BOUNDS_MS (pure). A bound
+ * that is one of Prometheus's buckets is exact. A bound that is not is interpolated linearly
+ * between the buckets around it (from 0 for a bound below the first bucket) — the same assumption
+ * `histogram_quantile` makes: with the usual buckets 1 s and 2.5 s, two thirds of the requests
+ * between 1 s and 2.5 s count as faster than 2 s. Requests above the largest finite bucket go to
+ * the last (overflow) bucket. No buckets give an empty histogram.
+ */
+function histogramFromCumulative(buckets) {
+    const valid = buckets.filter((bucket) => !Number.isNaN(bucket.le) && Number.isFinite(bucket.count));
+    if (valid.length === 0)
+        return [];
+    const sorted = [...valid].sort((a, b) => a.le - b.le);
+    // Counts of separately extrapolated series can dip; a cumulative histogram never does.
+    let running = 0;
+    const cumulative = sorted.map((bucket) => ({ le: bucket.le, count: (running = Math.max(running, bucket.count)) }));
+    const finite = cumulative.filter((bucket) => Number.isFinite(bucket.le));
+    const total = running;
+    const atBound = (seconds) => {
+        let lower = { le: 0, count: 0 };
+        for (const bucket of finite) {
+            if (Math.abs(bucket.le - seconds) <= 1e-9 * seconds)
+                return bucket.count;
+            if (bucket.le > seconds)
+                return lower.count + ((bucket.count - lower.count) * (seconds - lower.le)) / (bucket.le - lower.le);
+            lower = bucket;
+        }
+        return lower.count;
+    };
+    const histogram = [];
+    let previous = 0;
+    for (const bound of LATENCY_BOUNDS_MS) {
+        const count = Math.min(total, Math.max(previous, atBound(bound / 1000)));
+        histogram.push(count - previous);
+        previous = count;
+    }
+    histogram.push(total - previous);
+    return histogram;
+}
+/** A color's sample from its query answers; undefined when no query returned any series (pure). */
+function colorSample(answers) {
+    if (answers.every((answer) => answer.series.length === 0))
+        return undefined;
+    const count = (series) => series.reduce((total, one) => total + (Number.isFinite(one.value) ? Math.max(0, one.value) : 0), 0);
+    const largest = (series) => {
+        const finite = series.map((one) => one.value).filter((value) => Number.isFinite(value));
+        return finite.length === 0 ? undefined : Math.max(...finite);
+    };
+    const sample = { requests: 0, errors: 0, latency: [] };
+    const gauges = {};
+    for (const { query, series } of answers) {
+        if (query.key === 'requests')
+            sample.requests = count(series);
+        else if (query.key === 'errors')
+            sample.errors = count(series);
+        else if (query.key === 'latencyBuckets') {
+            const byLe = new Map();
+            for (const one of series) {
+                const le = one.labels.le === undefined ? Number.NaN : promNumber(one.labels.le);
+                byLe.set(le, (byLe.get(le) ?? 0) + (Number.isFinite(one.value) ? one.value : 0));
+            }
+            sample.latency = histogramFromCumulative([...byLe].map(([le, bucketCount]) => ({ le, count: bucketCount })));
+        }
+        else {
+            const value = largest(series);
+            if (value === undefined)
+                continue;
+            if (query.key === 'memory')
+                sample.memoryRatio = value;
+            else if (query.key === 'drift')
+                sample.driftScore = value;
+            else if (query.key === 'gauge')
+                gauges[query.name] = value;
+        }
+    }
+    if (Object.keys(gauges).length > 0)
+        sample.gauges = gauges;
+    return sample;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus.ts
+
+
+
+
+class PrometheusSource {
+    options;
+    name = 'prometheus';
+    base;
+    colors;
+    queries;
+    constructor(options) {
+        this.options = options;
+        let url;
+        try {
+            url = new URL(options.url);
+        }
+        catch {
+            throw new errors_ConfigurationError(`invalid Prometheus URL ${JSON.stringify(options.url)}; expected e.g. http://prometheus:9090`);
+        }
+        if (url.protocol !== 'http:' && url.protocol !== 'https:')
+            throw new errors_ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
+        this.base = options.url.replace(/\/+$/, '');
+        this.colors = options.colors ?? COLORS;
+        // Checked up front, so a bad value is a configuration error before the analysis starts.
+        renderQuery('{app}', { app: options.app });
+        for (const version of Object.values(options.versions ?? {}))
+            if (version !== undefined)
+                renderQuery('{version}', { version });
+        this.queries = [];
+        for (const key of Object.keys(DEFAULT_PROMETHEUS_QUERIES)) {
+            const template = options.queries?.[key] === undefined ? DEFAULT_PROMETHEUS_QUERIES[key] : options.queries[key];
+            if (template !== null)
+                this.queries.push({ key, template });
+        }
+        for (const [name, template] of Object.entries(options.gauges ?? {})) {
+            if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name))
+                throw new errors_ConfigurationError(`invalid gauge name ${JSON.stringify(name)}`);
+            this.queries.push({ key: 'gauge', name, template });
+        }
+        for (const query of this.queries) {
+            const what = query.key === 'gauge' ? `the gauge ${query.name}` : `the ${query.key} query`;
+            checkQueryTemplate(query.template, what);
+            if (query.template.includes('{version}')) {
+                for (const color of this.colors) {
+                    if (options.versions?.[color] === undefined)
+                        throw new errors_ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
+                }
+            }
+        }
+    }
+    /** True when Prometheus answers `/-/ready`. */
+    async reachable() {
+        try {
+            const response = await getJson(`${this.base}/-/ready`, {
+                headers: this.options.headers,
+                timeoutMs: this.options.timeoutMs ?? 5000,
+                attempts: 1,
+            });
+            return response.status === 200;
+        }
+        catch {
+            return false;
+        }
+    }
+    /** One instant query at `atMs` (ms since the epoch). */
+    async query(expression, atMs) {
+        const url = `${this.base}/api/v1/query?${new URLSearchParams({ query: expression, time: (atMs / 1000).toFixed(3) })}`;
+        let response;
+        try {
+            response = await getJson(url, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 10_000 });
+        }
+        catch (error) {
+            throw new Error(`Prometheus at ${this.base} could not be read: ${error.message}`);
+        }
+        try {
+            return parseQueryResponse(response.status, response.body);
+        }
+        catch (error) {
+            throw new Error(`Prometheus query ${expression} failed: ${error.message}`);
+        }
+    }
+    async sample(window) {
+        const duration = promDuration(window.end - window.start);
+        const colors = {};
+        await Promise.all(this.colors.map(async (color) => {
+            const values = {
+                app: this.options.app,
+                color,
+                window: duration,
+                ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }),
+            };
+            const answers = await Promise.all(this.queries.map(async (query) => ({
+                query,
+                series: await this.query(renderQuery(query.template, values), window.end),
+            })));
+            const sample = colorSample(answers);
+            if (sample)
+                colors[color] = sample;
+        }));
+        return { start: window.start, end: window.end, colors };
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/registry.ts
 
 
@@ -23895,7 +24017,8 @@ class ProbeSource {
 const portsOf = (host) => ({ blue: host.bluePort, green: host.greenPort });
 const metricSources = new Registry('metric source', 'sources', {
     'nginx-log': {
-        check: (options) => errors_requireInput(options.router !== 'haproxy', 'sources', "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead (HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)"),
+        check: (options) => errors_requireInput(options.router !== 'haproxy', 'sources', "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead " +
+            "(HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)"),
         build: ({ app, hosts }) => [
             new NginxLogSource(hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark }))),
         ],
@@ -23903,11 +24026,13 @@ const metricSources = new Registry('metric source', 'sources', {
     },
     'haproxy-log': {
         // The app's requests are told from the others by the backend, which each host names behind router haproxy.
-        check: (options) => errors_requireInput(options.router === undefined || options.router === 'haproxy', 'sources', `lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is ${options.router}: set router: haproxy, or list nginx-log`),
+        check: (options) => errors_requireInput(options.router === undefined || options.router === 'haproxy', 'sources', "lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, " +
+            `but router is ${options.router}: set router: haproxy, or list nginx-log`),
         build: ({ hosts }) => [
             new HaproxyLogSource(hosts.map(({ remote, host, logMark }) => {
                 if (!host.haproxyBackend)
-                    throw new errors_ConfigurationError(`Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: set router: haproxy and each host's haproxy-socket and haproxy-backend`);
+                    throw new errors_ConfigurationError(`Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: ` +
+                        "set router: haproxy and each host's haproxy-socket and haproxy-backend");
                 return { remote, accessLog: host.accessLog, backend: host.haproxyBackend, mark: logMark };
             })),
         ],
@@ -23953,6 +24078,7 @@ function buildMetricSources(names, context) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/monitor-inputs.ts
+
 
 
 
@@ -24302,83 +24428,7 @@ function parallel_settleLimit(items, limit, task) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [
-        String(timeoutSeconds),
-        ...paths.map((path) => `http://127.0.0.1:${port}${path}`),
-    ]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), {
-        timeoutMs: (timeoutSeconds + 30) * 1000,
-    });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
-    const argv = [
-        'curl',
-        '-sS',
-        ...method,
-        '--max-time',
-        String(Math.ceil(budgetMs / 1000) + 10),
-        '-w',
-        '\\n%{http_code} %{time_total}',
-    ];
-    const body = requestBody(check);
-    if (body !== undefined)
-        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${check.path}`);
-    return argv;
-}
-/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
-async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
-    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
-    const stdin = requestBody(check) ?? '';
-    const outcome = await judgeSmoke(check, defaults, async () => {
-        const result = await remote.run(argv, { stdin });
-        const lines = result.stdout.split('\n');
-        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-        const status = Number(code);
-        if (result.code !== 0 && status === 0)
-            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
-        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
-    });
-    return {
-        method: check.method,
-        path: check.path,
-        status: outcome.status,
-        expectedStatus: check.status,
-        latencyMs: outcome.p95Ms ?? 0,
-        maxLatencyMs: outcome.budgetMs,
-        ok: outcome.problem === undefined,
-        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/host-facts.ts
 
 /** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
 function inspectArgs(server) {
@@ -24394,38 +24444,12 @@ function parseServerFacts(line) {
 }
 /** The line an app's server block needs so that requests reach its colors. */
 function proxyLine(app) {
-    return `proxy_pass http://$${router_nginxName(app)};`;
+    return `proxy_pass http://$${nginxName(app)};`;
 }
 /** The line that writes the access log the monitor reads. */
 function accessLogLine(accessLog) {
     return `access_log ${accessLog} agent_loop;`;
 }
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-# No nginx command line: another router moves the traffic, and nginx is not checked.
-[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
-/**
- * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
- * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
- * split variable and writes the access log (a helper too old to know the verb says nothing).
- */
-function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [
-        stateDir,
-        includeDir,
-        ...inspectArgs(server),
-        ...(withNginx ? nginxControl(nginx, includeDir) : []),
-    ]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
     const values = new Map();
     for (const line of output.split('\n')) {
@@ -24435,90 +24459,12 @@ function keyValues(output) {
     }
     return { values, first: (key) => values.get(key)?.[0] ?? '' };
 }
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-        server: parseServerFacts(first('server')),
-        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
-    };
-}
-/**
- * What a deploy should warn about (it does not stop: before the first deploy the variable does not
- * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
- * line, and the monitor sees none without the access log line.
- */
-function serverBlockWarnings(facts, server) {
-    if (!facts)
-        return [];
-    const warnings = [];
-    if (!facts.proxy)
-        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-    if (facts.log === false)
-        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
-    return warnings;
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (facts.nginxSkipped)
-        return problems;
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-/**
- * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
- * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
- * stops the deploy on that host with the command that fixes it.
- */
-async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
-    const withNginx = drivesNginx(router?.name);
-    const [result, routerMissing] = await Promise.all([
-        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-        router && !withNginx
-            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
-            : Promise.resolve([]),
-    ]);
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = problems.length > 0
-        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
-        : routerMissing;
-    if (problems.length > 0) {
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-    return facts;
-}
-const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/doctor-script.ts
+
+
+
+const doctor_script_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -24555,9 +24501,9 @@ else echo log=absent; fi`;
 function doctorCommand(target) {
     const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
     const nginx = registry_drivesNginx(target.router?.name)
-        ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]
+        ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]
         : ['0'];
-    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [
+    return shell_script('al-doctor', doctor_script_DOCTOR_SCRIPT, [
         target.stateDir,
         target.includeDir,
         target.accessLog,
@@ -24592,6 +24538,17 @@ function parseDoctor(output) {
         ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
     };
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/doctor.ts
+
+
+
+
+
+/**
+ * The doctor's verdict: what a host lacks, each with the command that fixes it, run on a
+ * connected host on its own, as a gate, or to explain a first step that failed.
+ */
 const q = (word) => quote(word);
 /**
  * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
@@ -24602,12 +24559,12 @@ const q = (word) => quote(word);
 function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
     const found = [];
-    const helper = nginx_helper_switchHelperPath(target.nginx);
+    const helper = switchHelperPath(target.nginx);
     const nginxWords = target.nginx[0] === 'sudo'
         ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1))
         : [...target.nginx];
     const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
         found.push({
             problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`,
@@ -24637,7 +24594,8 @@ function judgeDoctor(facts, target) {
     if (helper) {
         if (!facts.root && facts.includeDir === 'writable') {
             found.push({
-                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ` +
+                    `${user} could make nginx write any file (nginx-conf-dir)`,
                 fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
             });
         }
@@ -24660,7 +24618,8 @@ function judgeDoctor(facts, target) {
     }
     else if (!facts.root && facts.viaSudo) {
         found.push({
-            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ` +
+                `${target.includeDir}, which nginx loads as root, and could become root`,
             fix: setUp,
         });
     }
@@ -24696,11 +24655,12 @@ function judgeDoctor(facts, target) {
     }
     // The server block, from nginx's own view of its configuration: the two lines the README asks for.
     if (target.app && facts.server) {
-        const variable = `$${router_nginxName(target.app)}`;
+        const variable = `$${nginxName(target.app)}`;
         if (!facts.server.proxy)
             found.push({
                 problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
-                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} ` +
+                    `(nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
             });
         if (facts.server.log === false)
             found.push({
@@ -24711,7 +24671,7 @@ function judgeDoctor(facts, target) {
     else if (target.app && facts.serverUnknown) {
         found.push({
             problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`,
-            fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})`,
+            fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})`,
         });
     }
     if (facts.accessLog === 'denied')
@@ -24734,7 +24694,7 @@ async function doctor(remote, target) {
     const [result, routerMissing] = await Promise.all([
         remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
         router && !registry_drivesNginx(router.name)
-            ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
             : Promise.resolve([]),
     ]);
     return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
@@ -24764,8 +24724,6 @@ async function explainUnprepared(remote, target, error) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
-
-
 
 
 
@@ -24801,7 +24759,7 @@ class HostSession {
         this.state = state;
         this.unlock = unlock;
         this.lockToken = lockToken;
-        this.paths = state_statePaths(spec.stateDir, settings.app);
+        this.paths = statePaths(spec.stateDir, settings.app);
         this.router = router;
     }
     get label() {
@@ -24870,9 +24828,9 @@ class HostSession {
         let result;
         try {
             result = await this.router.setWeights(weights, {
-                before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }],
+                before: [{ path: this.paths.state, content: state_stateText(this.label, next), mode: '644' }],
                 // The outcome is recorded in the same command once the weights are live (no round trip).
-                after: done ? [{ path: this.paths.state, content: stateText(this.label, done), mode: '644' }] : [],
+                after: done ? [{ path: this.paths.state, content: state_stateText(this.label, done), mode: '644' }] : [],
             });
         }
         catch (error) {
@@ -24901,7 +24859,9 @@ class HostSession {
         this.queueAudit(step, details);
     }
     queueAudit(step, details) {
-        this.auditQueue.push(`${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`);
+        const time = new Date(this.settings.clock.now()).toISOString();
+        const record = { time, runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details };
+        this.auditQueue.push(`${JSON.stringify(record)}\n`);
     }
     /** Writes the queued audit lines now; a failure is reported, never thrown. */
     async flushAudit() {
@@ -24955,6 +24915,197 @@ function sessionRouter(spec, remote, settings) {
         now: settings.clock.now,
     });
 }
+/** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
+function jobOf(run) {
+    return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/settle.ts
+
+
+
+const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
+function trafficWords(router) {
+    const name = router ?? DEFAULT_ROUTER;
+    if (name === 'nginx')
+        return {
+            server: 'nginx',
+            file: 'the nginx include on disk',
+            record: 'include',
+            why: 'a reload that never took effect',
+        };
+    if (name === 'haproxy')
+        return {
+            server: 'HAProxy',
+            file: "the HAProxy router's record of its weights",
+            record: 'HAProxy weights record',
+            why: 'weights set on the admin socket by someone else',
+        };
+    return {
+        server: `router ${name}`,
+        file: `router ${name}'s file`,
+        record: `router ${name}'s file`,
+        why: 'a change that never took effect',
+    };
+}
+/**
+ * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
+ * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
+ * promote; through to the good version for a rollback — and the state then says what the router
+ * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
+ * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
+ * reload by anyone changes nothing.
+ */
+async function settle_settle(session, settings) {
+    const { state } = session;
+    const view = await session.router.inspect();
+    const pending = state.pending;
+    if (pending) {
+        const target = pending.recover === 'to' || pending.from === null ? pending.to : pending.from;
+        if (!sameWeights(view.live?.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        else if (view.file && !sameWeights(view.file.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        let next = { ...state, pending: null };
+        if (target === pending.to) {
+            next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
+            for (const change of pending.commit.releases)
+                next = updateRelease(next, change.id, {
+                    status: change.status,
+                    ...(change.status === 'live'
+                        ? {
+                            servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ??
+                                new Date(settings.clock.now()).toISOString(),
+                        }
+                        : {}),
+                });
+        }
+        else if (pending.phase === 'deploy' && pending.release) {
+            next = updateRelease(next, pending.release, {
+                status: 'cancelled',
+                endedAt: new Date(settings.clock.now()).toISOString(),
+                note: `run ${pending.runId} stopped during its traffic switch`,
+            });
+            if (next.canary?.release === pending.release)
+                next = { ...next, canary: null };
+        }
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch ` +
+            `(${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ` +
+            `${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; ` +
+            `now ${formatWeights(target)}`;
+        next = withHistory(next, {
+            time: new Date(settings.clock.now()).toISOString(),
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            action: 'recover',
+            color: pending.to.blue >= pending.to.green ? 'blue' : 'green',
+            version: '',
+            image: '',
+            outcome: 'success',
+            detail,
+        });
+        await session.saveState(next);
+        settings.log.warn(`${session.label}: ${detail}`);
+        return;
+    }
+    if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
+        const words = trafficWords(settings.router);
+        settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} ` +
+            `but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); ` +
+            `rewriting it to what ${words.server} serves`);
+        await session.router.setWeights(view.live.weights);
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
+            live: view.live.weights,
+            file: view.file.weights,
+        });
+    }
+}
+/**
+ * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
+ * brought in line with what the router serves now. Says what it found.
+ */
+async function repairState(session, settings) {
+    const now = new Date(settings.clock.now()).toISOString();
+    const current = await readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
+    if (current.ok && current.state.history.length > 0) {
+        settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
+        return current.state;
+    }
+    const line = (await ssh_runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
+    let rebuilt = null;
+    if (line) {
+        try {
+            const record = JSON.parse(line);
+            const parsed = parseState(JSON.stringify(record.state), settings.app);
+            if (parsed.ok)
+                rebuilt = parsed.state;
+        }
+        catch {
+            rebuilt = null;
+        }
+    }
+    const view = await session.router.inspect();
+    const live = view.live?.weights ?? view.file?.weights ?? null;
+    if (!rebuilt) {
+        if (!current.ok && !live)
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log ` +
+                `nor ${trafficWords(settings.router).server} says anything about ${settings.app}: ` +
+                `remove ${session.paths.state} to start afresh`);
+        rebuilt = {
+            schema: 2,
+            app: settings.app,
+            active: null,
+            colors: {},
+            canary: null,
+            releases: [],
+            pending: null,
+            history: [],
+            updatedAt: now,
+        };
+    }
+    let next = { ...rebuilt, pending: null };
+    const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
+    if (live) {
+        const major = live.blue >= live.green ? 'blue' : 'green';
+        const minor = major === 'blue' ? 'green' : 'blue';
+        found.push(`${trafficWords(settings.router).server} serves ${formatWeights(live)}`);
+        if (live[minor] === 0)
+            next = { ...next, active: major, canary: null };
+        else if (next.canary?.color === minor)
+            next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
+        else
+            next = { ...next, active: major, canary: null };
+        if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
+            found.push('a pending switch that never took effect was dropped');
+    }
+    next = withHistory(next, {
+        time: now,
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        action: 'repair',
+        color: next.active ?? 'blue',
+        version: '',
+        image: '',
+        outcome: 'success',
+        detail: `rebuilt from ${found.join('; ')}`,
+    });
+    await session.saveState(next);
+    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}` +
+        `${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
+    return next;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/open.ts
+
+
+
+
+
+
+
 /**
  * Connects to every host (in parallel), then locks them one after the other in one global order
  * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
@@ -24964,7 +25115,7 @@ function sessionRouter(spec, remote, settings) {
  */
 async function openSessions(specs, settings, owner, options = {}) {
     // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -24991,7 +25142,7 @@ async function openSessions(specs, settings, owner, options = {}) {
         for (const { spec, remote } of ordered) {
             if (isCancelled(settings))
                 throw new Cancelled('cancelled while taking the locks');
-            const paths = state_statePaths(spec.stateDir, settings.app);
+            const paths = statePaths(spec.stateDir, settings.app);
             const token = (0,external_node_crypto_namespaceObject.randomUUID)();
             const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
                 waitSeconds: settings.lock.waitSeconds,
@@ -25031,7 +25182,7 @@ async function openSessions(specs, settings, owner, options = {}) {
         session.state = settings.repairState
             ? await repairState(session, settings)
             : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
-        await session_settle(session, settings);
+        await settle_settle(session, settings);
         const version = options.versionFromState?.(session.state);
         const entry = byInput[index];
         if (version && entry && version !== owner.version) {
@@ -25053,10 +25204,6 @@ async function openSessions(specs, settings, owner, options = {}) {
     }
     return sessions;
 }
-/** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
-function jobOf(run) {
-    return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
-}
 /** The session whose lock is taken first (a rollback waiting for the lock waits there). */
 function firstInLockOrder(sessions) {
     return [...sessions].sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0)[0];
@@ -25072,255 +25219,6 @@ function throwAll(failures) {
 }
 async function closeSessions(sessions) {
     await Promise.all(sessions.map((session) => session.close()));
-}
-const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
-/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
-function trafficWords(router) {
-    const name = router ?? DEFAULT_ROUTER;
-    if (name === 'nginx')
-        return {
-            server: 'nginx',
-            file: 'the nginx include on disk',
-            record: 'include',
-            why: 'a reload that never took effect',
-        };
-    if (name === 'haproxy')
-        return {
-            server: 'HAProxy',
-            file: "the HAProxy router's record of its weights",
-            record: 'HAProxy weights record',
-            why: 'weights set on the admin socket by someone else',
-        };
-    return {
-        server: `router ${name}`,
-        file: `router ${name}'s file`,
-        record: `router ${name}'s file`,
-        why: 'a change that never took effect',
-    };
-}
-/**
- * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
- * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
- * promote; through to the good version for a rollback — and the state then says what the router
- * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
- * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
- * reload by anyone changes nothing.
- */
-async function session_settle(session, settings) {
-    const { state } = session;
-    const view = await session.router.inspect();
-    const pending = state.pending;
-    if (pending) {
-        const target = pending.recover === 'to' || pending.from === null ? pending.to : pending.from;
-        if (!sameWeights(view.live?.weights, target)) {
-            await session.router.setWeights(target);
-        }
-        else if (view.file && !sameWeights(view.file.weights, target)) {
-            await session.router.setWeights(target);
-        }
-        let next = { ...state, pending: null };
-        if (target === pending.to) {
-            next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
-            for (const change of pending.commit.releases)
-                next = updateRelease(next, change.id, {
-                    status: change.status,
-                    ...(change.status === 'live'
-                        ? {
-                            servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ??
-                                new Date(settings.clock.now()).toISOString(),
-                        }
-                        : {}),
-                });
-        }
-        else if (pending.phase === 'deploy' && pending.release) {
-            next = updateRelease(next, pending.release, {
-                status: 'cancelled',
-                endedAt: new Date(settings.clock.now()).toISOString(),
-                note: `run ${pending.runId} stopped during its traffic switch`,
-            });
-            if (next.canary?.release === pending.release)
-                next = { ...next, canary: null };
-        }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
-        next = withHistory(next, {
-            time: new Date(settings.clock.now()).toISOString(),
-            runId: settings.run.runId,
-            actor: settings.run.actor,
-            action: 'recover',
-            color: pending.to.blue >= pending.to.green ? 'blue' : 'green',
-            version: '',
-            image: '',
-            outcome: 'success',
-            detail,
-        });
-        await session.saveState(next);
-        settings.log.warn(`${session.label}: ${detail}`);
-        return;
-    }
-    if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-        const words = trafficWords(settings.router);
-        settings.log.warn(`${session.label}: ${words.file} says ${router_formatWeights(view.file.weights)} but ${words.server} serves ${router_formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
-        await session.router.setWeights(view.live.weights);
-        await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
-            live: view.live.weights,
-            file: view.file.weights,
-        });
-    }
-}
-/**
- * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
- * brought in line with what the router serves now. Says what it found.
- */
-async function repairState(session, settings) {
-    const now = new Date(settings.clock.now()).toISOString();
-    const current = await readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
-    if (current.ok && current.state.history.length > 0) {
-        settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
-        return current.state;
-    }
-    const line = (await ssh_runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
-    let rebuilt = null;
-    if (line) {
-        try {
-            const record = JSON.parse(line);
-            const parsed = parseState(JSON.stringify(record.state), settings.app);
-            if (parsed.ok)
-                rebuilt = parsed.state;
-        }
-        catch {
-            rebuilt = null;
-        }
-    }
-    const view = await session.router.inspect();
-    const live = view.live?.weights ?? view.file?.weights ?? null;
-    if (!rebuilt) {
-        if (!current.ok && !live)
-            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
-        rebuilt = {
-            schema: 2,
-            app: settings.app,
-            active: null,
-            colors: {},
-            canary: null,
-            releases: [],
-            pending: null,
-            history: [],
-            updatedAt: now,
-        };
-    }
-    let next = { ...rebuilt, pending: null };
-    const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
-    if (live) {
-        const major = live.blue >= live.green ? 'blue' : 'green';
-        const minor = major === 'blue' ? 'green' : 'blue';
-        found.push(`${trafficWords(settings.router).server} serves ${router_formatWeights(live)}`);
-        if (live[minor] === 0)
-            next = { ...next, active: major, canary: null };
-        else if (next.canary?.color === minor)
-            next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
-        else
-            next = { ...next, active: major, canary: null };
-        if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
-            found.push('a pending switch that never took effect was dropped');
-    }
-    next = withHistory(next, {
-        time: now,
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        action: 'repair',
-        color: next.active ?? 'blue',
-        version: '',
-        image: '',
-        outcome: 'success',
-        detail: `rebuilt from ${found.join('; ')}`,
-    });
-    await session.saveState(next);
-    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
-    return next;
-}
-/**
- * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
- * on every host, written without the lock (the monitor that holds it reads the file). Returns the
- * hosts it was written on.
- */
-async function setHold(specs, settings, request) {
-    const done = [];
-    const body = request
-        ? JSON.stringify({
-            runId: settings.run.runId,
-            actor: settings.run.actor,
-            reason: request.reason,
-            time: new Date(settings.clock.now()).toISOString(),
-        })
-        : '';
-    const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-        try {
-            const paths = statePaths(spec.stateDir, settings.app);
-            const argv = request
-                ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
-                : ['rm', '-f', paths.hold];
-            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
-                stdin: body,
-            });
-            done.push(remote.label);
-        }
-        finally {
-            remote.close();
-        }
-    });
-    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
-    if (failed.length > 0)
-        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
-    return done;
-}
-/**
- * The post step of a job whose main step was killed before it could clean up: on each host, settle
- * the traffic change this job left pending and release this job's lock. A lock is this job's only
- * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
- * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
- * older version (no token), is left alone and said to be. Needs no lock of its own.
- */
-async function cleanUpRun(specs, settings) {
-    const done = [];
-    const jobToken = settings.run.jobToken;
-    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-        try {
-            const paths = state_statePaths(spec.stateDir, settings.app);
-            const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
-            const owner = parseLockOwner(owned.stdout);
-            const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
-            if (!ours) {
-                if (owner?.runId === settings.run.runId) {
-                    settings.log.info(owner.jobToken
-                        ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}${owner.job ? ` (job ${owner.job})` : ''}: left alone`
-                        : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), so it may be another job's: left alone; it goes stale once its run stops`);
-                }
-                return;
-            }
-            const lockToken = owner.token;
-            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
-            const session = new HostSession(spec, remote, settings, state, async () => {
-                await remote.run(commands.releaseLock(paths.lock, lockToken));
-            }, sessionRouter(spec, remote, settings));
-            const pending = state.pending;
-            if (pending && pending.jobToken !== jobToken) {
-                // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
-                settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
-            }
-            else {
-                await session_settle(session, settings);
-            }
-            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
-            await session.close();
-            done.push(remote.label);
-        }
-        finally {
-            remote.close();
-        }
-    });
-    return done;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
@@ -25428,6 +25326,53 @@ async function onEveryHost(works, settings, task) {
     });
     return results.every((result) => result.ok);
 }
+function summarize(phase, works, ok, started, settings, canaryPercent, error) {
+    const first = works[0];
+    const switchTimes = works
+        .map((work) => work.report.switchMs)
+        .filter((ms) => ms !== null && Number.isFinite(ms));
+    return {
+        ok,
+        phase,
+        activeColor: first?.report.toColor ?? null,
+        previousColor: first?.report.fromColor ?? null,
+        version: first?.report.version ?? null,
+        previousVersion: first?.report.previousVersion ?? null,
+        canaryPercent,
+        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
+        durationMs: settings.clock.now() - started,
+        hosts: works.map((work) => work.report),
+        ...(error ? { error } : {}),
+        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
+            ? { refused: true }
+            : {}),
+    };
+}
+function failedHosts(works) {
+    return works
+        .filter((work) => work.failed)
+        .map((work) => work.report.error ?? `${work.session.label}: failed`)
+        .join('\n');
+}
+/**
+ * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
+ * answers, in the same round trip; returned by URL.
+ */
+async function readLive(work, settings, probe = []) {
+    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
+        const live = value.live ?? value.file;
+        return live ? formatWeights(live.weights) : 'not set up yet';
+    });
+    work.before = (view.live ?? view.file)?.weights ?? null;
+    work.report.weightsBefore = work.before;
+    return view.health;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/switch.ts
+
+
+
+
 /**
  * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
  * intent is saved before nginx is touched and the outcome after, so an interruption at any point
@@ -25436,7 +25381,7 @@ async function onEveryHost(works, settings, task) {
  * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
  */
 async function switchAll(works, settings, name, plan) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`));
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
     if (results.every((result) => result.ok))
         return true;
     results.forEach((result, index) => {
@@ -25451,7 +25396,7 @@ async function switchAll(works, settings, name, plan) {
 }
 /** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
 async function switchOne(work, settings, name, plan) {
-    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`);
+    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
 }
 async function switchHost(work, settings, plan) {
     const { session } = work;
@@ -25524,9 +25469,9 @@ async function moveBack(works, settings) {
                 step: 'move traffic back',
                 ok: true,
                 ms: settings.clock.now() - started,
-                detail: router_formatWeights(result.weights),
+                detail: formatWeights(result.weights),
             });
-            settings.log.info(`${work.session.label}: traffic moved back: ${router_formatWeights(result.weights)}`);
+            settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
             work.report.weightsAfter = back;
             work.moved = false;
             work.report.outcome = 'reverted';
@@ -25539,58 +25484,14 @@ async function moveBack(works, settings) {
         }
     });
 }
-function summarize(phase, works, ok, started, settings, canaryPercent, error) {
-    const first = works[0];
-    const switchTimes = works
-        .map((work) => work.report.switchMs)
-        .filter((ms) => ms !== null && Number.isFinite(ms));
-    return {
-        ok,
-        phase,
-        activeColor: first?.report.toColor ?? null,
-        previousColor: first?.report.fromColor ?? null,
-        version: first?.report.version ?? null,
-        previousVersion: first?.report.previousVersion ?? null,
-        canaryPercent,
-        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
-        durationMs: settings.clock.now() - started,
-        hosts: works.map((work) => work.report),
-        ...(error ? { error } : {}),
-        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
-            ? { refused: true }
-            : {}),
-    };
-}
-function failedHosts(works) {
-    return works
-        .filter((work) => work.failed)
-        .map((work) => work.report.error ?? `${work.session.label}: failed`)
-        .join('\n');
-}
-/**
- * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
- * answers, in the same round trip; returned by URL.
- */
-async function readLive(work, settings, probe = []) {
-    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
-        const live = value.live ?? value.file;
-        return live ? router_formatWeights(live.weights) : 'not set up yet';
-    });
-    work.before = (view.live ?? view.file)?.weights ?? null;
-    work.report.weightsBefore = work.before;
-    return view.health;
-}
 
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/plan.ts
 
 
 
-
-
-
-const rollback_describe = (release) => `${release.version} (${release.status})`;
+const plan_describe = (release) => `${release.version} (${release.status})`;
 function candidateList(state) {
-    const list = rollbackCandidates(state).map(rollback_describe);
+    const list = rollbackCandidates(state).map(plan_describe);
     return list.length > 0 ? list.join(', ') : 'none';
 }
 /** Where a release can run: the color that already has it, or the idle color (started from its image). */
@@ -25617,7 +25518,9 @@ function planRollback(state, live, target, host) {
         : null;
     if (target.kind === 'previous') {
         if (target.canaryOnly && !state.canary) {
-            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
+            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ` +
+                `${current ? `${current.version} serves all traffic` : 'nothing serves'}; ` +
+                'to go back from a promoted release, roll back instead');
         }
         if (state.canary) {
             // A canary in progress: the stable color still runs and serves most traffic.
@@ -25663,12 +25566,14 @@ function planRollback(state, live, target, host) {
             throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
         }
         if (!good) {
-            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
+            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to ` +
+                `(${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. ` +
+                'Name one with target-version to roll back to it anyway');
         }
         const where = placement(state, good, otherColor(active));
         const skipped = state.releases
             .filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release))
-            .map(rollback_describe);
+            .map(plan_describe);
         return {
             target: where.color,
             failed: active,
@@ -25724,6 +25629,12 @@ function planRollback(state, live, target, host) {
         ...(warning ? { warning } : {}),
     };
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/plan-host.ts
+
+
+
+
 /** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
 function releaseOf(state, color) {
     const held = state.colors[color];
@@ -25734,7 +25645,9 @@ function releaseOf(state, color) {
         .filter((release) => release.version === held.version && release.image === held.image);
     return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
 }
-const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
+const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, ' +
+    'or runtime: compose with compose-file ' +
+    '(agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
 /**
  * The runtime that stops or starts a color: the one the inputs name, else the one recorded with the
  * release it runs (or is to run). Neither known: refused, never a stop claimed with a guess.
@@ -25751,94 +25664,6 @@ function runtimeFor(settings, host, doing, release) {
     catch (error) {
         throw new errors_ConfigurationError(`${host}: cannot ${doing}: ${errors_errorMessage(error)}; ${PASS_RUNTIME}`);
     }
-}
-/**
- * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
- * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
- * for an analysis window to end.
- */
-const ABORT_WAIT_SECONDS = 30;
-async function rollback(hosts, settings, since) {
-    const started = since ?? settings.clock.now();
-    let abortRequestedAt = null;
-    const sessions = await openSessions(hosts, settings, {
-        runId: settings.run.runId,
-        actor: settings.run.actor,
-        version: settings.target.kind === 'version' ? settings.target.version : '(previous)',
-        phase: 'rollback',
-        time: new Date(started).toISOString(),
-    }, {
-        onHeld: async (remote, paths, holder) => {
-            if (!holder?.phase?.startsWith('monitor'))
-                return 0;
-            abortRequestedAt ??= settings.clock.now();
-            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
-            const request = JSON.stringify({
-                runId: settings.run.runId,
-                actor: settings.run.actor,
-                reason: settings.reason,
-                time: new Date(settings.clock.now()).toISOString(),
-            });
-            await remote.run(shell_script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
-            return ABORT_WAIT_SECONDS;
-        },
-    });
-    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
-    try {
-        if (abortRequestedAt !== null)
-            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
-        const result = await rollbackSessions(sessions, settings, started);
-        return { ...result, abortedMonitorMs };
-    }
-    finally {
-        await closeSessions(sessions);
-    }
-}
-/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
-async function rollbackSessions(sessions, settings, since) {
-    const works = sessions.map((session) => ({
-        session,
-        report: newReport(session, 'rollback'),
-        target: 'blue',
-        stable: null,
-        before: null,
-        moved: false,
-        failed: false,
-    }));
-    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
-    // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
-    // color refuses here, before any host is touched); then start the target color when it is not
-    // running. No traffic moves yet.
-    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) &&
-        (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
-    const planned = works.find((work) => work.plan?.rejected)?.plan;
-    const finish = (ok, error, restoredMs = null) => ({
-        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
-        noop: works.every((work) => work.plan?.noop),
-        restoredMs,
-        failedVersion: planned?.rejected?.version ?? null,
-        candidates,
-        abortedMonitorMs: null,
-    });
-    if (!prepared)
-        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
-    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
-    // for a cancel: it is the way to safety.
-    const pending = works.filter((work) => !work.plan?.noop);
-    if (pending.length === 0) {
-        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
-        return finish(true, undefined, 0);
-    }
-    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
-    if (!moved)
-        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
-    const restoredMs = settings.clock.now() - since;
-    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
-    // 3. Stop the failed color unless it is kept for inspection.
-    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
-    for (const work of pending)
-        work.report.outcome = 'success';
-    return finish(true, undefined, restoredMs);
 }
 const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
 async function planOnHost(work, settings) {
@@ -25870,6 +25695,94 @@ async function planOnHost(work, settings) {
     }
     work.runtimes = runtimes;
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [
+        String(timeoutSeconds),
+        ...paths.map((path) => `http://127.0.0.1:${port}${path}`),
+    ]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), {
+        timeoutMs: (timeoutSeconds + 30) * 1000,
+    });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = [
+        'curl',
+        '-sS',
+        ...method,
+        '--max-time',
+        String(Math.ceil(budgetMs / 1000) + 10),
+        '-w',
+        '\\n%{http_code} %{time_total}',
+    ];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/restore-host.ts
+
+
+
+
+
+
+
+/**
+ * What each host does once every host has its plan: start the target color when it is stopped and
+ * check its health, switch all traffic to it (with what the state then records), and stop the
+ * failed color.
+ */
 async function prepareRollback(work, settings) {
     const { session } = work;
     const plan = work.plan;
@@ -25878,7 +25791,9 @@ async function prepareRollback(work, settings) {
     if (plan.warning)
         settings.log.warn(plan.warning);
     if (!plan.noop)
-        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
+        settings.log.info(`${session.label}: rolling back ` +
+            `${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} ` +
+            `to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
     work.target = plan.target;
     work.stable = plan.failed;
     work.report.toColor = plan.target;
@@ -25889,7 +25804,10 @@ async function prepareRollback(work, settings) {
     if (plan.noop) {
         work.report.outcome = 'noop';
         work.report.weightsAfter = work.before;
-        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
+        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}` +
+            (plan.why
+                ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}`
+                : ''));
         return;
     }
     const release = {
@@ -26023,6 +25941,101 @@ async function stopFailed(work, settings) {
         // Traffic already left the failed color; a failed stop is reported, not fatal.
         work.report.error = `the failed color could not be stopped: ${errors_errorMessage(error)}`;
     }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
+
+
+
+
+
+/**
+ * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
+ * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
+ * for an analysis window to end.
+ */
+const ABORT_WAIT_SECONDS = 30;
+async function rollback(hosts, settings, since) {
+    const started = since ?? settings.clock.now();
+    let abortRequestedAt = null;
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.target.kind === 'version' ? settings.target.version : '(previous)',
+        phase: 'rollback',
+        time: new Date(started).toISOString(),
+    }, {
+        onHeld: async (remote, paths, holder) => {
+            if (!holder?.phase?.startsWith('monitor'))
+                return 0;
+            abortRequestedAt ??= settings.clock.now();
+            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
+            const request = JSON.stringify({
+                runId: settings.run.runId,
+                actor: settings.run.actor,
+                reason: settings.reason,
+                time: new Date(settings.clock.now()).toISOString(),
+            });
+            await remote.run(shell_script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
+            return ABORT_WAIT_SECONDS;
+        },
+    });
+    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
+    try {
+        if (abortRequestedAt !== null)
+            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
+        const result = await rollbackSessions(sessions, settings, started);
+        return { ...result, abortedMonitorMs };
+    }
+    finally {
+        await closeSessions(sessions);
+    }
+}
+/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
+async function rollbackSessions(sessions, settings, since) {
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'rollback'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
+    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
+    // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
+    // color refuses here, before any host is touched); then start the target color when it is not
+    // running. No traffic moves yet.
+    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) &&
+        (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
+    const planned = works.find((work) => work.plan?.rejected)?.plan;
+    const finish = (ok, error, restoredMs = null) => ({
+        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
+        noop: works.every((work) => work.plan?.noop),
+        restoredMs,
+        failedVersion: planned?.rejected?.version ?? null,
+        candidates,
+        abortedMonitorMs: null,
+    });
+    if (!prepared)
+        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
+    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
+    // for a cancel: it is the way to safety.
+    const pending = works.filter((work) => !work.plan?.noop);
+    if (pending.length === 0) {
+        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
+        return finish(true, undefined, 0);
+    }
+    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
+    if (!moved)
+        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
+    const restoredMs = settings.clock.now() - since;
+    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
+    // 3. Stop the failed color unless it is kept for inspection.
+    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
+    for (const work of pending)
+        work.report.outcome = 'success';
+    return finish(true, undefined, restoredMs);
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/rollback/methods.ts
@@ -26641,7 +26654,9 @@ function boundText(evaluation) {
 /** "canary 21.3% errors over 46 requests > 1% (sequential test, 14 s)", "canary memory 97% > 95% for 60 s". */
 function sentence(evaluation, subject, extra = {}) {
     const notes = [...slowNote(evaluation), ...(extra.notes ?? [])];
-    return `${observedText(evaluation, subject)} ${evaluation.rule.limit === 'max' ? '>' : '<'} ${boundText(evaluation)}${extra.after ?? ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
+    const comparison = evaluation.rule.limit === 'max' ? '>' : '<';
+    const noted = notes.length > 0 ? ` (${notes.join('; ')})` : '';
+    return `${observedText(evaluation, subject)} ${comparison} ${boundText(evaluation)}${extra.after ?? ''}${noted}`;
 }
 /** For a percentile limit: the share of requests slower than it, which is what the tests count. */
 function slowNote(evaluation) {
@@ -26670,6 +26685,125 @@ function observedText(evaluation, subject) {
     if (rule.metric in PERCENTILE_METRICS)
         return `${subject} ${rule.metric.slice(0, -'_ms'.length).toUpperCase()} ${value} over ${recent}`;
     return `${subject} ${rule.metric.slice('gauge:'.length)} ${value}`;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/end-of-window.ts
+
+
+
+/** What the end of the window decides; the warnings it has are added to `warnings`, the analysis' own. */
+function judgeEnd(state, warnings) {
+    const { policy, elapsed, canaryRequests } = state;
+    if (state.mode === 'post-promotion') {
+        if (canaryRequests < policy.minRequests)
+            warnings.push(`only ${canaryRequests} requests reached ${state.canary} while watching (${policy.minRequests} expected): ` +
+                'the triggers saw little traffic');
+        const reason = `no trigger fired while watching ${state.canary} for ${elapsed} s (${canaryRequests} requests)`;
+        return { judged: [], decision: { verdict: 'success', reason } };
+    }
+    const judged = [];
+    let doubt = null;
+    // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
+    let undecidedOnly = true;
+    if (canaryRequests < policy.minRequests) {
+        doubt = `too little traffic: ${canaryRequests} canary requests in ${elapsed} s, ${policy.minRequests} needed`;
+        undecidedOnly = false;
+    }
+    else {
+        const passed = [];
+        const level = endLevel(policy, state.extensions);
+        for (const rule of state.rules) {
+            if (rule.kind !== 'gate')
+                continue;
+            const outcome = judgeGate(state.evaluate(rule), elapsed, state.subject, level);
+            judged.push({ name: rule.name, judgement: { status: outcome.status, detail: outcome.detail } });
+            if (outcome.status === 'fail')
+                return { judged, decision: { verdict: 'failure', reason: `${rule.name}: ${outcome.sentence}` } };
+            if (outcome.status === 'pass')
+                passed.push(`${rule.name} ${outcome.sentence}`);
+            else {
+                doubt ??= `${rule.name}: ${outcome.sentence}`;
+                if (outcome.status !== 'inconclusive')
+                    undecidedOnly = false;
+            }
+        }
+        if (doubt === null) {
+            const gates = passed.length === 0
+                ? 'no gates to judge'
+                : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
+            const reason = `${gates} over ${elapsed} s with ${canaryRequests} canary requests`;
+            return { judged, decision: { verdict: 'success', reason } };
+        }
+    }
+    return { judged, decision: afterDoubt(policy, state.extensions, doubt, undecidedOnly, warnings) };
+}
+/** An end that cannot tell (`doubt`), as on-inconclusive and on-undecided say. */
+function afterDoubt(policy, extensions, doubt, undecidedOnly, warnings) {
+    if (policy.onInconclusive === 'extend' && extensions < policy.maxExtensions) {
+        warnings.push(`extended by ${policy.durationSeconds} s (extension ${extensions + 1} of ${policy.maxExtensions}) because ${doubt}`);
+        return null;
+    }
+    if (policy.onInconclusive === 'pass') {
+        warnings.push(`passed although inconclusive (on-inconclusive: pass): ${doubt}`);
+        return { verdict: 'success', reason: `inconclusive, passed by policy: ${doubt}` };
+    }
+    if (policy.onInconclusive === 'fail')
+        return { verdict: 'failure', reason: doubt };
+    const after = extensions > 0 ? `after ${extensions} extension${extensions === 1 ? '' : 's'}` : 'at the end';
+    if (undecidedOnly && policy.onUndecided !== 'inconclusive') {
+        // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
+        // fired: the data cannot tell it from a canary at the limit (see the README).
+        if (policy.onUndecided === 'fail')
+            return { verdict: 'failure', reason: `${doubt}, ${after} (on-undecided: fail)` };
+        warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
+        return { verdict: 'success', reason: `undecided, passed: ${doubt}, ${after}` };
+    }
+    return { verdict: 'inconclusive', reason: `${doubt}${extensions > 0 ? `, ${after}` : ''}` };
+}
+/** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
+function endLevel(policy, extensions) {
+    return extensions === 0 ? policy.sprt.endAlpha : policy.sprt.extensionAlpha;
+}
+/** One gate over its window at the end: within its limit, above it significantly, or above it without significance. */
+function judgeGate(evaluation, elapsed, subject, level) {
+    const { rule, violated, test } = evaluation;
+    if (violated === null) {
+        const what = evaluation.canary.value === null
+            ? `no ${metricNoun(rule.metric)} data from the ${subject}`
+            : 'no stable data to compare with';
+        return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
+    }
+    if (!violated) {
+        const value = formatValue(rule.metric, evaluation.canary.value);
+        return {
+            status: 'pass',
+            sentence: `${value} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`,
+            detail: 'within the limit',
+        };
+    }
+    if (!test)
+        return {
+            status: 'fail',
+            sentence: sentence(evaluation, subject, { after: ` at the end of ${elapsed} s` }),
+            detail: 'outside the limit at the end',
+        };
+    const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
+    const counts = `${countText(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} ` +
+        `where ${countText(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
+    if (pValue <= level)
+        return {
+            status: 'fail',
+            sentence: sentence(evaluation, subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }),
+            detail: `binomial test: ${counts}`,
+        };
+    return {
+        status: 'inconclusive',
+        sentence: sentence(evaluation, subject, {
+            after: ' but not significantly',
+            notes: [`${counts} > α ${level}`],
+        }),
+        detail: `above the limit without significance: ${counts}`,
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/figures.ts
@@ -26782,7 +26916,64 @@ function deferFigures(result, state) {
     Object.defineProperties(result, DEFERRED_PROPERTIES);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sample-checks.ts
+
+
+/** The triggers at the end of `sample`: the first one violated for its `for` seconds fails. Updates each trigger's state. */
+function triggerFailure(check, triggers, sample) {
+    const at = sample.end;
+    for (const rule of check.rules) {
+        if (rule.kind !== 'trigger')
+            continue;
+        const evaluation = check.evaluate(rule);
+        const state = triggers.get(rule.name);
+        if (evaluation.violated !== true) {
+            state.violatedSince = null;
+            state.firstBadStart = null;
+            continue;
+        }
+        if (state.violatedSince === null) {
+            state.violatedSince = at;
+            state.firstBadStart = sample.start;
+        }
+        const violatedFor = (at - state.violatedSince) / 1000;
+        if (violatedFor >= rule.forSeconds) {
+            const lasting = rule.forSeconds > 0 ? ` for ${secondsText(violatedFor)} s` : '';
+            return {
+                rule: rule.name,
+                judgement: { status: 'fail', detail: `violated${lasting}` },
+                reason: `${rule.name}: ${sentence(evaluation, check.subject, { after: lasting })}`,
+                detectFrom: state.firstBadStart ?? check.start,
+                early: false,
+            };
+        }
+    }
+    return null;
+}
+/** The sequential test on each gate at `at`: the first gate it fails fails the analysis early. */
+function sequentialFailure(check, sprt, at) {
+    for (const rule of check.rules) {
+        if (rule.kind !== 'gate')
+            continue;
+        const evaluation = check.evaluate(rule);
+        const sequential = sequentialTest(evaluation, sprt);
+        if (sequential?.decision === 'fail') {
+            const elapsed = secondsText((at - check.start) / 1000);
+            const ratio = `log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}`;
+            return {
+                rule: rule.name,
+                judgement: { status: 'fail', detail: `sequential test: ${ratio}` },
+                reason: `${rule.name}: ${sentence(evaluation, check.subject, { notes: [`sequential test, ${elapsed} s`] })}`,
+                detectFrom: check.start,
+                early: true,
+            };
+        }
+    }
+    return null;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/engine.ts
+
 
 
 
@@ -26833,44 +27024,19 @@ class CanaryAnalysis {
         this.sourceErrorsInRow = 0;
         this.record(sample);
         const at = sample.end;
-        for (const rule of this.rules) {
-            if (rule.kind !== 'trigger')
-                continue;
-            const evaluation = this.evaluate(rule, at);
-            const state = this.triggers.get(rule.name);
-            if (evaluation.violated !== true) {
-                state.violatedSince = null;
-                state.firstBadStart = null;
-                continue;
-            }
-            if (state.violatedSince === null) {
-                state.violatedSince = at;
-                state.firstBadStart = sample.start;
-            }
-            const violatedFor = (at - state.violatedSince) / 1000;
-            if (violatedFor >= rule.forSeconds) {
-                const lasting = rule.forSeconds > 0 ? ` for ${secondsText(violatedFor)} s` : '';
-                this.judged.set(rule.name, { status: 'fail', detail: `violated${lasting}` });
-                return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { after: lasting })}`, at, {
-                    detectFrom: state.firstBadStart ?? this.start,
-                });
-            }
-        }
-        if (this.options.mode === 'canary' && this.policy.earlyDecision) {
-            for (const rule of this.rules) {
-                if (rule.kind !== 'gate')
-                    continue;
-                const evaluation = this.evaluate(rule, at);
-                const sequential = sequentialTest(evaluation, this.policy.sprt);
-                if (sequential?.decision === 'fail') {
-                    const elapsed = secondsText((at - this.start) / 1000);
-                    this.judged.set(rule.name, {
-                        status: 'fail',
-                        detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}`,
-                    });
-                    return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { notes: [`sequential test, ${elapsed} s`] })}`, at, { detectFrom: this.start, early: true });
-                }
-            }
+        const check = {
+            rules: this.rules,
+            subject: this.subject,
+            start: this.start,
+            evaluate: (rule) => this.evaluate(rule, at),
+        };
+        const failure = triggerFailure(check, this.triggers, sample) ??
+            (this.options.mode === 'canary' && this.policy.earlyDecision
+                ? sequentialFailure(check, this.policy.sprt, at)
+                : null);
+        if (failure) {
+            this.judged.set(failure.rule, failure.judgement);
+            return this.decide('failure', failure.reason, at, { detectFrom: failure.detectFrom, early: failure.early });
         }
         if (at >= this.deadline - (this.policy.intervalSeconds * 1000) / 2)
             return this.judge(at);
@@ -26901,119 +27067,41 @@ class CanaryAnalysis {
         return this.result('inconclusive', `analysing: ${elapsed} s of ${total} s, ${this.canaryRequests} ${this.subject} requests so far`, at, {}, 'on-read');
     }
     // ---------------------------------------------------------------------------------- decisions
+    /** The end of the window (end-of-window.ts), applied: the gates' judgements, then an extension or the decision. */
     judge(at) {
-        const elapsed = secondsText((at - this.start) / 1000);
-        if (this.options.mode === 'post-promotion') {
-            if (this.canaryRequests < this.policy.minRequests)
-                this.warnings.push(`only ${this.canaryRequests} requests reached ${this.options.canary} while watching (${this.policy.minRequests} expected): the triggers saw little traffic`);
-            return this.decide('success', `no trigger fired while watching ${this.options.canary} for ${elapsed} s (${this.canaryRequests} requests)`, at, {});
-        }
-        let doubt = null;
-        // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
-        let undecidedOnly = true;
-        if (this.canaryRequests < this.policy.minRequests) {
-            doubt = `too little traffic: ${this.canaryRequests} canary requests in ${elapsed} s, ${this.policy.minRequests} needed`;
-            undecidedOnly = false;
-        }
-        else {
-            const passed = [];
-            for (const rule of this.rules) {
-                if (rule.kind !== 'gate')
-                    continue;
-                const evaluation = this.evaluate(rule, at);
-                const outcome = this.judgeGate(evaluation, elapsed);
-                this.judged.set(rule.name, { status: outcome.status, detail: outcome.detail });
-                if (outcome.status === 'fail')
-                    return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
-                if (outcome.status === 'pass')
-                    passed.push(`${rule.name} ${outcome.sentence}`);
-                else {
-                    doubt ??= `${rule.name}: ${outcome.sentence}`;
-                    if (outcome.status !== 'inconclusive')
-                        undecidedOnly = false;
-                }
-            }
-            if (doubt === null) {
-                const gates = passed.length === 0
-                    ? 'no gates to judge'
-                    : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
-                return this.decide('success', `${gates} over ${elapsed} s with ${this.canaryRequests} canary requests`, at, {});
-            }
-        }
-        if (this.policy.onInconclusive === 'extend' && this.extensions < this.policy.maxExtensions) {
+        const outcome = judgeEnd({
+            policy: this.policy,
+            mode: this.options.mode,
+            canary: this.options.canary,
+            subject: this.subject,
+            rules: this.rules,
+            canaryRequests: this.canaryRequests,
+            extensions: this.extensions,
+            elapsed: secondsText((at - this.start) / 1000),
+            evaluate: (rule) => this.evaluate(rule, at),
+        }, this.warnings);
+        for (const { name, judgement } of outcome.judged)
+            this.judged.set(name, judgement);
+        if (outcome.decision === null) {
             this.extensions++;
             this.deadline += this.policy.durationSeconds * 1000;
             this.judged.clear();
-            this.warnings.push(`extended by ${this.policy.durationSeconds} s (extension ${this.extensions} of ${this.policy.maxExtensions}) because ${doubt}`);
             return null;
         }
-        if (this.policy.onInconclusive === 'pass') {
-            this.warnings.push(`passed although inconclusive (on-inconclusive: pass): ${doubt}`);
-            return this.decide('success', `inconclusive, passed by policy: ${doubt}`, at, {});
-        }
-        if (this.policy.onInconclusive === 'fail')
-            return this.decide('failure', doubt, at, { detectFrom: this.start });
-        if (undecidedOnly && this.policy.onUndecided !== 'inconclusive') {
-            // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
-            // fired: the data cannot tell it from a canary at the limit (see the README).
-            const after = this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
-            if (this.policy.onUndecided === 'fail')
-                return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
-            this.warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
-            return this.decide('success', `undecided, passed: ${doubt}, ${after}`, at, {});
-        }
-        return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`, at, {});
-    }
-    judgeGate(evaluation, elapsed) {
-        const { rule, violated, test } = evaluation;
-        if (violated === null) {
-            const what = evaluation.canary.value === null
-                ? `no ${metricNoun(rule.metric)} data from the ${this.subject}`
-                : 'no stable data to compare with';
-            return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
-        }
-        if (!violated)
-            return {
-                status: 'pass',
-                sentence: `${formatValue(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`,
-                detail: 'within the limit',
-            };
-        if (!test)
-            return {
-                status: 'fail',
-                sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s` }),
-                detail: 'outside the limit at the end',
-            };
-        const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
-        const counts = `${countText(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${countText(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
-        const level = this.endLevel();
-        if (pValue <= level)
-            return {
-                status: 'fail',
-                sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }),
-                detail: `binomial test: ${counts}`,
-            };
-        return {
-            status: 'inconclusive',
-            sentence: sentence(evaluation, this.subject, {
-                after: ' but not significantly',
-                notes: [`${counts} > α ${level}`],
-            }),
-            detail: `above the limit without significance: ${counts}`,
-        };
-    }
-    /** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
-    endLevel() {
-        return this.extensions === 0 ? this.policy.sprt.endAlpha : this.policy.sprt.extensionAlpha;
+        const { verdict, reason } = outcome.decision;
+        return this.decide(verdict, reason, at, verdict === 'failure' ? { detectFrom: this.start } : {});
     }
     decide(verdict, reason, at, extra) {
         if (this.sourceErrors > 0 && verdict !== 'error')
-            this.warnings.push(`the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} (last: ${this.lastSourceError})`);
+            this.warnings.push(`the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} ` +
+                `(last: ${this.lastSourceError})`);
         const blind = this.rules.filter((rule) => rule.kind === 'trigger' &&
             this.intervals.length > 0 &&
             this.intervals.every((_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null));
-        if (blind.length > 0)
-            this.warnings.push(`no data for ${blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ')}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`);
+        if (blind.length > 0) {
+            const names = blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ');
+            this.warnings.push(`no data for ${names}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`);
+        }
         const result = this.result(verdict, reason, at, extra, 'now');
         this.decided = result;
         return result;
@@ -27156,6 +27244,260 @@ async function runAnalysis(source, analysis, options) {
         windowStart = sample.end;
         // A source slower than the interval: the next window reaches up to now, so decisions do not lag.
         windowEnd = windowStart + Math.max(1, Math.floor((clock.now() - windowStart) / intervalMs)) * intervalMs;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/combined.ts
+
+/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
+class CombinedSource {
+    sources;
+    name;
+    constructor(sources) {
+        this.sources = sources;
+        this.name = sources.map((source) => source.name).join('+');
+    }
+    async sample(window) {
+        const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
+        return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
+    }
+    async close() {
+        await Promise.all(this.sources.map((source) => source.close?.()));
+    }
+}
+/**
+ * Several sources, combined; a single one as it is, since combining it alone would only copy its
+ * samples (the nginx-log source already adds up its hosts).
+ */
+function combineSources(sources) {
+    return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
+
+
+/** Prints `<inode> <size>` of the file, or `missing`. */
+const MARK_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+[ -e "$1" ] || { echo missing; exit 0; }
+stat -L -c '%i %s' -- "$1"`));
+/** The command that reads a log's mark (pure). */
+function markCommand(path) {
+    return script('al-log-mark', MARK_SCRIPT, [path]);
+}
+/** Parses what `markCommand` printed (pure): null when the log does not exist. */
+function parseMark(path, stdout) {
+    const text = stdout.trim();
+    if (text === 'missing')
+        return null;
+    const match = /^(\d+) (\d+)$/.exec(text);
+    if (!match)
+        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    return { path, inode: match[1], offset: Number(match[2]) };
+}
+/**
+ * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
+ * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
+ */
+async function readLogMarks(targets, maxParallel, warn) {
+    const marks = targets.map(() => null);
+    await settleLimit(targets, maxParallel, async (target, index) => {
+        try {
+            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+            marks[index] = parseMark(target.path, result.stdout);
+        }
+        catch (error) {
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch ` +
+                `(${errorMessage(error)}); the canary monitor will read it from its first sample`);
+        }
+    });
+    return marks;
+}
+/**
+ * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
+ * recorded) when every host has a mark on the log it reads, so the first sample holds every
+ * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
+ * duration is not trusted: now.
+ */
+function analysisStart(canaries, now, durationSeconds) {
+    if (canaries.length === 0)
+        return now;
+    const starts = canaries.map((canary) => canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN);
+    if (starts.some((start) => !Number.isFinite(start)))
+        return now;
+    const start = Math.min(...starts);
+    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor-ramp.ts
+
+
+
+/**
+ * Moves every host to the step's share, all or nothing, and says so; a step every host already
+ * serves (the first step, at the deploy's canary-percent) is watched as it is: not switched
+ * again, nor announced as an advance.
+ */
+async function advanceRamp(sessions, settings, watched, step, emit) {
+    const { canaryColor, stableColor, canaryVersion } = watched;
+    const { percent, index, count } = step;
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'ramp'),
+        target: canaryColor,
+        stable: stableColor,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
+    const read = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
+        work.before = (await work.session.router.getWeights())?.weights ?? null;
+    });
+    const unread = read.find((result) => !result.ok);
+    if (unread && !unread.ok)
+        throw unread.error;
+    const target = weightsFor(canaryColor, percent);
+    const already = works.every((work) => work.before?.blue === target.blue &&
+        work.before.green === target.green &&
+        work.session.state.canary?.percent === percent);
+    if (already) {
+        settings.log.info(`ramp step ${index + 1}/${count}: ${formatWeights(target)} on ${works.length} host(s), live already`);
+        return;
+    }
+    const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
+        weights: target,
+        phase: 'ramp',
+        recover: 'from',
+        ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
+        commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
+    }));
+    if (!moved)
+        throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works
+            .map((work) => work.report.error)
+            .filter(Boolean)
+            .join('; ')}`);
+    settings.log.info(`ramp step ${index + 1}/${count}: ${formatWeights(target)} on ${works.length} host(s)`);
+    const hosts = `${works.length} host${works.length === 1 ? '' : 's'}`;
+    await emit({
+        kind: 'weight-advanced',
+        message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${count}) on ${hosts}`,
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor-requests.ts
+
+
+/**
+ * What people ask of a running monitor through the host it locked first: an abort (a rollback, or
+ * `agent-loop abort`, that waits for the lock writes an abort request next to it), and a hold
+ * (`agent-loop hold`: a ramp stays at its step).
+ */
+/**
+ * How often the host looks for an abort request while the monitor waits on it. The monitor learns
+ * of a request at most this late, plus one round trip.
+ */
+const ABORT_CHECK_MS = 100;
+/**
+ * How long one wait lasts on the host when no request comes; the next starts at once, on the
+ * connection the monitor keeps open. A wait left behind by a monitor that ended stops by itself
+ * within this.
+ */
+const monitor_requests_ABORT_WAIT_SECONDS = 20;
+/** How often the monitor asks for an abort request (one command each) when the wait cannot run on the host. */
+const ABORT_POLL_MS = 1000;
+/**
+ * A command that returns as soon as the abort request `path` exists (printing `abort ` and the
+ * request), or after `seconds` with nothing. perl (part of every Debian and Ubuntu base system)
+ * checks every ABORT_CHECK_MS in one process, about 1 ms of CPU a second; a host without perl
+ * checks every 0.25 s, starting a `sleep` each time (a `sleep` that takes no fraction sleeps 1 s).
+ */
+function abortWaitCommand(path, seconds = monitor_requests_ABORT_WAIT_SECONDS) {
+    const checks = Math.ceil((seconds * 1000) / ABORT_CHECK_MS);
+    return shell_script('al-abort-wait', [
+        'if command -v perl >/dev/null 2>&1; then',
+        // It also ends once sshd's process for the connection is gone (a monitor that ended or was cut off).
+        "  perl -e 'my ($f, $n, $ssh) = @ARGV; " +
+            `select(undef, undef, undef, ${ABORT_CHECK_MS / 1000}) until -f $f || $n-- <= 0 || !(kill(0, $ssh) || $!{EPERM})' ` +
+            '"$1" "$2" "$PPID"',
+        'else',
+        '  i=0',
+        '  while [ ! -f "$1" ] && [ "$i" -lt "$3" ]; do i=$((i + 1)); sleep 0.25 2>/dev/null || sleep 1; done',
+        'fi',
+        'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi',
+        'exit 0',
+    ].join('\n'), [path, String(checks), String(seconds * 4)]);
+}
+/**
+ * Waits on `session`'s host for an abort request until stopped, one wait after the other on its
+ * open connection; `onRequest` is called once, with the request's text. Where the wait cannot run
+ * (or returns at once), the monitor asks once and again ABORT_POLL_MS later.
+ */
+function watchAbortRequest(session, clock, onRequest) {
+    let stopped = false;
+    let wake = () => undefined;
+    const pause = (ms) => new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+            clearTimeout(timer);
+            resolve();
+        };
+    });
+    const next = async () => {
+        const started = clock.now();
+        try {
+            const result = await session.remote.run(abortWaitCommand(session.paths.abort), {
+                timeoutMs: (monitor_requests_ABORT_WAIT_SECONDS + 15) * 1000,
+            });
+            if (result.stdout.startsWith('abort '))
+                return result.stdout.slice(6).trim();
+            // A wait that ran its time: the next one starts at once.
+            if (result.code === 0 && clock.now() - started >= ABORT_POLL_MS)
+                return null;
+        }
+        catch {
+            // Asked below instead.
+        }
+        const request = await session.abortRequest().catch(() => null);
+        if (request === null && !stopped)
+            await pause(ABORT_POLL_MS);
+        return request;
+    };
+    void (async () => {
+        while (!stopped) {
+            const request = await next();
+            if (request !== null && !stopped) {
+                stopped = true;
+                onRequest(request);
+            }
+        }
+    })();
+    return {
+        stop() {
+            stopped = true;
+            wake();
+        },
+    };
+}
+/** Who asked for the abort and why, from the request file (text from the host: shown through printable). */
+function abortRequester(request) {
+    try {
+        const parsed = JSON.parse(request);
+        const run = printable(String(parsed.runId ?? '?'));
+        return `rollback run ${run} by ${printable(String(parsed.actor ?? '?'))} (${printable(String(parsed.reason ?? ''), 200)})`;
+    }
+    catch {
+        return 'a rollback (unreadable request)';
+    }
+}
+/** Who asked for a hold and why, from the request file (text from the host: shown through printable). */
+function holdText(request) {
+    try {
+        const parsed = JSON.parse(request);
+        return `asked by ${printable(String(parsed.actor ?? '?'))}: ${printable(String(parsed.reason ?? ''), 200)}`;
+    }
+    catch {
+        return 'an unreadable hold request';
     }
 }
 
@@ -27320,7 +27662,8 @@ class BatchedRemote {
                 results = parseBatchOutput(result.stdout, marker, batch.length);
             }
             catch (error) {
-                throw new errors_HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`);
+                const stderr = result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : '';
+                throw new errors_HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${stderr}`);
             }
             batch.forEach((item, index) => item.resolve(results[index]));
         }
@@ -27345,125 +27688,10 @@ function batchRemotes(remotes, maxParallel) {
     return new Map(remotes.map((remote) => [remote, new BatchedRemote(remote, gate)]));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/combined.ts
-
-/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
-class CombinedSource {
-    sources;
-    name;
-    constructor(sources) {
-        this.sources = sources;
-        this.name = sources.map((source) => source.name).join('+');
-    }
-    async sample(window) {
-        const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
-        return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
-    }
-    async close() {
-        await Promise.all(this.sources.map((source) => source.close?.()));
-    }
-}
-/**
- * Several sources, combined; a single one as it is, since combining it alone would only copy its
- * samples (the nginx-log source already adds up its hosts).
- */
-function combineSources(sources) {
-    return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor-sources.ts
 
 
-/** Prints `<inode> <size>` of the file, or `missing`. */
-const MARK_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-[ -e "$1" ] || { echo missing; exit 0; }
-stat -L -c '%i %s' -- "$1"`));
-/** The command that reads a log's mark (pure). */
-function markCommand(path) {
-    return script('al-log-mark', MARK_SCRIPT, [path]);
-}
-/** Parses what `markCommand` printed (pure): null when the log does not exist. */
-function parseMark(path, stdout) {
-    const text = stdout.trim();
-    if (text === 'missing')
-        return null;
-    const match = /^(\d+) (\d+)$/.exec(text);
-    if (!match)
-        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
-    return { path, inode: match[1], offset: Number(match[2]) };
-}
-/**
- * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
- * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
- */
-async function readLogMarks(targets, maxParallel, warn) {
-    const marks = targets.map(() => null);
-    await settleLimit(targets, maxParallel, async (target, index) => {
-        try {
-            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
-            if (result.code !== 0)
-                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-            marks[index] = parseMark(target.path, result.stdout);
-        }
-        catch (error) {
-            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errorMessage(error)}); the canary monitor will read it from its first sample`);
-        }
-    });
-    return marks;
-}
-/**
- * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
- * recorded) when every host has a mark on the log it reads, so the first sample holds every
- * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
- * duration is not trusted: now.
- */
-function analysisStart(canaries, now, durationSeconds) {
-    if (canaries.length === 0)
-        return now;
-    const starts = canaries.map((canary) => canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN);
-    if (starts.some((start) => !Number.isFinite(start)))
-        return now;
-    const start = Math.min(...starts);
-    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor.ts
-
-
-
-
-
-
-
-/** Who asked for a hold and why, from the request file (text from the host: shown through printable). */
-function holdText(request) {
-    try {
-        const parsed = JSON.parse(request);
-        return `asked by ${printable(String(parsed.actor ?? '?'))}: ${printable(String(parsed.reason ?? ''), 200)}`;
-    }
-    catch {
-        return 'an unreadable hold request';
-    }
-}
-/** How often a monitor looks for an abort request from a rollback. */
-const ABORT_POLL_MS = 1000;
-/** The logs read, said once when every host has the same path. */
-function logsRead(logs) {
-    const paths = [...new Set(logs.map((log) => log.path))];
-    return paths.length === 1
-        ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})`
-        : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
-}
-/**
- * Why a canary saw no request although the log grew: its lines are in another format (nginx's
- * combined, from an access_log line without the format name, or another app's log). Said with the
- * log, the count and what to check.
- */
-function wrongLogFormat(app, reading) {
-    const paths = [...new Set(reading.logs.map((log) => log.path))];
-    const path = paths.length === 1 ? paths[0] : '<access-log>';
-    return `${logsRead(reading.logs)} had ${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'} not in the agent_loop log format (skipped) and no request of ${app}'s canary: check that the server block that proxies to $${router_nginxName(app)} writes this file with 'access_log ${path} agent_loop;' (without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both`;
-}
+/** What the monitor reads: its metric sources, and what the nginx-log source says of the logs it read. */
 /** The sources the settings list, as the source registry builds them (analysis/sources/registry.ts), over one batched remote per host. */
 function buildSources(sessions, settings, running, versions) {
     // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
@@ -27487,6 +27715,114 @@ function buildSources(sessions, settings, running, versions) {
         },
     });
 }
+/** What the nginx-log source among `built` read, when there is one. */
+function accessLogReading(built) {
+    const source = built.find((item) => item instanceof NginxLogSource);
+    return source ? { logs: source.logs, skipped: source.skipped, unformatted: source.unformatted } : undefined;
+}
+/** The logs read, said once when every host has the same path. */
+function logsRead(logs) {
+    const paths = [...new Set(logs.map((log) => log.path))];
+    return paths.length === 1
+        ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})`
+        : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
+}
+/**
+ * Why a canary saw no request although the log grew: its lines are in another format (nginx's
+ * combined, from an access_log line without the format name, or another app's log). Said with the
+ * log, the count and what to check.
+ */
+function wrongLogFormat(app, reading) {
+    const paths = [...new Set(reading.logs.map((log) => log.path))];
+    const path = paths.length === 1 ? paths[0] : '<access-log>';
+    const lines = `${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'}`;
+    return [
+        `${logsRead(reading.logs)} had ${lines} not in the agent_loop log format (skipped) and no request of ${app}'s canary: `,
+        `check that the server block that proxies to $${nginxName(app)} writes this file with 'access_log ${path} agent_loop;' `,
+        '(without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both',
+    ].join('');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor-verdict.ts
+
+
+
+async function concludeWatch(sessions, settings, watch) {
+    const { canaryColor, stableColor, canaryVersion, stableVersion, steps, plan, abortedBy, accessLog, emit } = watch;
+    const final = watch.analysis ??
+        new CanaryAnalysis(settings.policy, {
+            canary: canaryColor,
+            stable: stableColor,
+            start: settings.clock.now(),
+            model: settings.model,
+            mode: 'canary',
+        }).current(settings.clock.now());
+    if (accessLog && accessLog.unformatted > 0)
+        settings.log.warn(`${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} ` +
+            `skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`);
+    // The same fields in the same order whatever the verdict (the command line prints them as JSON).
+    const result = (verdict, reason, rollback) => ({
+        verdict,
+        reason,
+        analysis: final,
+        steps,
+        canaryColor,
+        stableColor,
+        canaryVersion,
+        stableVersion,
+        rollback,
+        rollbackMs: rollback?.ok ? rollback.restoredMs : null,
+        ...(accessLog ? { accessLog } : {}),
+    });
+    if (abortedBy !== null)
+        return result('aborted', abortedBy, null);
+    // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
+    const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0
+        ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}`
+        : final.reason;
+    let rollback = null;
+    await Promise.all(watch.pending);
+    const what = canaryVersion ?? canaryColor;
+    if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100)
+        await emit({ kind: 'promoted', message: `${what} ramped to all traffic: every step passed its analysis` });
+    if (final.verdict !== 'success')
+        await emit({ kind: 'halted', message: `${what} halted (${final.verdict}): ${reason}` });
+    if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
+        // The halted event above gave the reason; the rollback's own outcome follows.
+        settings.log.info(`rolling back ${what} (${final.verdict})`);
+        rollback = await rollbackSessions(sessions, { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` }, Math.min(final.decidedAt, settings.clock.now()));
+        const back = ((rollback.restoredMs ?? 0) / 1000).toFixed(1);
+        await emit(rollback.ok
+            ? {
+                kind: 'rolled-back',
+                message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${back} s after the decision`,
+            }
+            : {
+                kind: 'rollback-failed',
+                message: `the automatic rollback of ${what} failed: ${rollback.error ?? 'see the log'}`,
+            });
+    }
+    return result(final.verdict, reason, rollback);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor.ts
+
+
+
+
+
+
+
+
+
+/**
+ * Watches a canary (or a ramp of canary shares, or a freshly promoted color) with the analysis
+ * engine, and rolls back on its own when the verdict says so. The hosts stay connected and locked
+ * for the whole watch, so a rollback is one traffic switch away from the decision. Beside this
+ * module: its settings and result (`monitor-types.ts`), its sources (`monitor-sources.ts`), the
+ * abort and hold requests it answers (`monitor-requests.ts`), the ramp's steps (`monitor-ramp.ts`)
+ * and how a watch ends (`monitor-verdict.ts`).
+ */
 async function monitor(hosts, settings) {
     const started = settings.clock.now();
     const sessions = await openSessions(hosts, settings, {
@@ -27510,7 +27846,8 @@ async function monitor(hosts, settings) {
         await closeSessions(sessions);
     }
 }
-async function monitorSessions(sessions, settings) {
+/** The colors and versions watched, from the first host's state; refused unless every host agrees. */
+function watchedColors(sessions, settings) {
     const first = sessions[0];
     if (!first)
         throw new errors_ConfigurationError('no hosts to monitor');
@@ -27529,20 +27866,31 @@ async function monitorSessions(sessions, settings) {
     for (const session of sessions) {
         const color = settings.mode === 'post-promotion' ? session.state.active : session.state.canary?.color;
         if (color !== canaryColor)
-            throw new errors_ConfigurationError(`${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: deploy again so every host agrees`);
+            throw new errors_ConfigurationError(`${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: ` +
+                'deploy again so every host agrees');
     }
     const stableColor = otherColor(canaryColor);
     const canaryVersion = settings.mode === 'post-promotion' ? (state.colors[canaryColor]?.version ?? null) : (state.canary?.version ?? null);
     const stableVersion = state.colors[stableColor]?.version ?? null;
     const stableRunning = settings.mode !== 'post-promotion' || state.colors[stableColor]?.status === 'running';
-    const running = stableRunning ? [stableColor, canaryColor] : [canaryColor];
     const versions = {};
     if (canaryVersion)
         versions[canaryColor] = canaryVersion;
     if (stableVersion)
         versions[stableColor] = stableVersion;
-    const built = buildSources(sessions, settings, running, versions);
-    const accessLogSource = built.find((item) => item instanceof NginxLogSource);
+    return {
+        canaryColor,
+        stableColor,
+        canaryVersion,
+        stableVersion,
+        running: stableRunning ? [stableColor, canaryColor] : [canaryColor],
+        versions,
+    };
+}
+async function monitorSessions(sessions, settings) {
+    const watched = watchedColors(sessions, settings);
+    const { canaryColor, stableColor, canaryVersion } = watched;
+    const built = buildSources(sessions, settings, watched.running, watched.versions);
     const source = combineSources(built);
     const steps = [];
     const plan = settings.mode === 'ramp' ? settings.steps : [null];
@@ -27555,31 +27903,19 @@ async function monitorSessions(sessions, settings) {
         abortedBy ??= 'the run was cancelled';
         stop.abort();
     };
+    const stopped = new Promise((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     settings.signal?.addEventListener('abort', onCancel, { once: true });
     if (settings.signal?.aborted)
         onCancel();
-    const lockFirst = firstInLockOrder(sessions) ?? first;
+    const lockFirst = firstInLockOrder(sessions) ?? sessions[0];
     await lockFirst.clearAbortRequest();
-    const poller = setInterval(() => {
-        lockFirst
-            .abortRequest()
-            .then((request) => {
-            if (request === null || stop.signal.aborted)
-                return;
-            let who = 'a rollback';
-            try {
-                const parsed = JSON.parse(request);
-                who = `rollback run ${printable(String(parsed.runId ?? '?'))} by ${printable(String(parsed.actor ?? '?'))} (${printable(String(parsed.reason ?? ''), 200)})`;
-            }
-            catch {
-                who = 'a rollback (unreadable request)';
-            }
-            abortedBy = `aborted by ${who}`;
-            settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
-            stop.abort();
-        })
-            .catch(() => undefined);
-    }, ABORT_POLL_MS);
+    const abortWatch = watchAbortRequest(lockFirst, settings.clock, (request) => {
+        if (stop.signal.aborted)
+            return;
+        abortedBy = `aborted by ${abortRequester(request)}`;
+        settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
+        stop.abort();
+    });
     const pending = [];
     const emit = async (event) => {
         try {
@@ -27602,10 +27938,13 @@ async function monitorSessions(sessions, settings) {
             model: settings.model,
             mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary',
         });
-        const result = await runAnalysis(source, engine, {
-            clock: settings.clock,
-            intervalMs: settings.policy.intervalSeconds * 1000,
+        const timing = { clock: settings.clock, intervalMs: settings.policy.intervalSeconds * 1000 };
+        const running = runAnalysis(source, engine, {
+            ...timing,
             onSample: (sample, current) => {
+                // A sample that lands after a stop is not said: the watch has ended.
+                if (stop.signal.aborted)
+                    return;
                 settings.onSample?.(sample, current, index);
                 // An extension shows as a new warning of the engine's: said as an event when it happens.
                 for (const warning of current.warnings.slice(warned))
@@ -27615,6 +27954,13 @@ async function monitorSessions(sessions, settings) {
             },
             signal: stop.signal,
         });
+        running.catch(() => undefined);
+        // Stopped: the figures so far at once, without waiting for a sample still on its way, so that the
+        // lock goes sooner (runAnalysis on a stopped signal samples nothing and says where it stopped).
+        const result = await Promise.race([
+            running,
+            stopped.then(() => runAnalysis(source, engine, { ...timing, signal: stop.signal })),
+        ]);
         warned = 0;
         steps.push({ percent, analysis: result });
         return result;
@@ -27623,51 +27969,8 @@ async function monitorSessions(sessions, settings) {
         for (const [index, percent] of plan.entries()) {
             if (stop.signal.aborted)
                 break;
-            if (percent !== null) {
-                const works = sessions.map((session) => ({
-                    session,
-                    report: newReport(session, 'ramp'),
-                    target: canaryColor,
-                    stable: stableColor,
-                    before: null,
-                    moved: false,
-                    failed: false,
-                }));
-                const read = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
-                    work.before = (await work.session.router.getWeights())?.weights ?? null;
-                });
-                const unread = read.find((result) => !result.ok);
-                if (unread && !unread.ok)
-                    throw unread.error;
-                const target = weightsFor(canaryColor, percent);
-                // A step at the share every host already serves (the first step, at the deploy's
-                // canary-percent) is watched as it is: not switched again, nor announced as an advance.
-                const already = works.every((work) => work.before?.blue === target.blue &&
-                    work.before.green === target.green &&
-                    work.session.state.canary?.percent === percent);
-                if (already) {
-                    settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(target)} on ${works.length} host(s), live already`);
-                }
-                else {
-                    const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
-                        weights: target,
-                        phase: 'ramp',
-                        recover: 'from',
-                        ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
-                        commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
-                    }));
-                    if (!moved)
-                        throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works
-                            .map((work) => work.report.error)
-                            .filter(Boolean)
-                            .join('; ')}`);
-                    settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(target)} on ${works.length} host(s)`);
-                    await emit({
-                        kind: 'weight-advanced',
-                        message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}`,
-                    });
-                }
-            }
+            if (percent !== null)
+                await advanceRamp(sessions, settings, watched, { percent, index, count: plan.length }, emit);
             analysis = await watch(index, percent);
             if (stop.signal.aborted)
                 break;
@@ -27693,78 +27996,20 @@ async function monitorSessions(sessions, settings) {
         }
     }
     finally {
-        clearInterval(poller);
+        abortWatch.stop();
         settings.signal?.removeEventListener('abort', onCancel);
         await source.close?.();
     }
-    const final = analysis ??
-        new CanaryAnalysis(settings.policy, {
-            canary: canaryColor,
-            stable: stableColor,
-            start: settings.clock.now(),
-            model: settings.model,
-            mode: 'canary',
-        }).current(settings.clock.now());
-    const accessLog = accessLogSource
-        ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted }
-        : undefined;
-    if (accessLog && accessLog.unformatted > 0)
-        settings.log.warn(`${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`);
-    if (abortedBy !== null) {
-        return {
-            verdict: 'aborted',
-            reason: abortedBy,
-            analysis: final,
-            steps,
-            canaryColor,
-            stableColor,
-            canaryVersion,
-            stableVersion,
-            rollback: null,
-            rollbackMs: null,
-            ...(accessLog ? { accessLog } : {}),
-        };
-    }
-    // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
-    const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0
-        ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}`
-        : final.reason;
-    let rollback = null;
-    await Promise.all(pending);
-    if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null)
-        await emit({
-            kind: 'promoted',
-            message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis`,
-        });
-    if (final.verdict !== 'success')
-        await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
-    if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
-        // The halted event above gave the reason; the rollback's own outcome follows.
-        settings.log.info(`rolling back ${canaryVersion ?? canaryColor} (${final.verdict})`);
-        rollback = await rollbackSessions(sessions, { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` }, Math.min(final.decidedAt, settings.clock.now()));
-        await emit(rollback.ok
-            ? {
-                kind: 'rolled-back',
-                message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision`,
-            }
-            : {
-                kind: 'rollback-failed',
-                message: `the automatic rollback of ${canaryVersion ?? canaryColor} failed: ${rollback.error ?? 'see the log'}`,
-            });
-    }
-    return {
-        verdict: final.verdict,
-        reason,
-        analysis: final,
+    return concludeWatch(sessions, settings, {
+        ...watched,
+        analysis,
         steps,
-        canaryColor,
-        stableColor,
-        canaryVersion,
-        stableVersion,
-        rollback,
-        rollbackMs: rollback?.ok ? rollback.restoredMs : null,
-        ...(accessLog ? { accessLog } : {}),
-    };
+        plan,
+        abortedBy,
+        accessLog: accessLogReading(built),
+        pending,
+        emit,
+    });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/deploy-metrics.ts
@@ -27826,7 +28071,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     if (directory === '')
         return;
     const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+        const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
         try {
             await writeDeploymentMetrics(remote, directory, outcome);
         }
@@ -27851,6 +28096,110 @@ const metricsInputs = {
 function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
     return (failed, version, now = Date.now()) => recordDeploymentMetrics(hosts, inputs['metrics-textfile-dir'], { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 }, connectOptions, inputs['max-parallel'], log);
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/charts.ts
+/** The charts of a monitor's step summary (pure): Mermaid line charts, one line per color. */
+/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
+const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
+/**
+ * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
+ * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
+ * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
+ * no value is left off the x axis, and the note under the chart names what is missing.
+ */
+function xyChart(title, unit, series, value, lines) {
+    const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
+    if (times.length === 0)
+        return '';
+    const valueAt = (t, color) => {
+        const point = series.find((p) => p.t === t && p.color === color);
+        const v = point ? value(point) : null;
+        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
+    };
+    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
+    const missing = lines
+        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
+        .filter((gap) => gap.at.length > 0)
+        .map((gap) => `${gap.color} at ${gap.at.length > 8
+        ? `${gap.at
+            .slice(0, 8)
+            .map((t) => Math.round(t))
+            .join(', ')}… (${gap.at.length} samples)`
+        : gap.at.map((t) => Math.round(t)).join(', ')} s`);
+    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
+    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
+    if (drawn.length === 0)
+        return `${title}: no sample had data for every line.${note}`;
+    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
+    const max = Math.max(1, ...lineValues.flat());
+    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
+    return [
+        '```mermaid',
+        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
+        'xychart-beta',
+        `  title "${title.replaceAll('"', "'")}"`,
+        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
+        `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
+        ...lineValues.map((values) => `  line [${values.join(', ')}]`),
+        '```',
+        '',
+        `${legend}${note}`,
+    ].join('\n');
+}
+/**
+ * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
+ * before it took, and the canary's share of traffic at each of them.
+ */
+function rampTimeline(result) {
+    const series = [];
+    const share = [];
+    let offset = 0;
+    for (const step of result.steps) {
+        for (const point of step.analysis.series)
+            series.push({ ...point, t: point.t + offset });
+        const percent = step.percent ?? 0;
+        const times = [...new Set(step.analysis.series.map((point) => point.t))];
+        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
+            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
+            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
+        }
+        offset += step.analysis.elapsedSeconds;
+    }
+    return { series, share, seconds: offset };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/headline.ts
+
+/**
+ * What every step summary opens with (pure): the headline an on-call engineer reads first, and the
+ * words the phase and monitor summaries share. The runner caps the summary file at 1 MiB; we stay
+ * far below.
+ */
+const OUTCOME = {
+    success: '✅ success',
+    failed: '❌ failed',
+    reverted: '↩️ reverted',
+    unchanged: '⏸ unchanged',
+    noop: '✔️ already done',
+};
+/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
+function headline_headline(app, head) {
+    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
+    if (head.verdict)
+        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
+    if (head.done)
+        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
+    if (head.incidentUrl)
+        lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
+    if (head.next.length === 1)
+        lines.push(`- **Next:** ${head.next[0]}`);
+    if (head.next.length > 1)
+        lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
+    lines.push('');
+    return lines.join('\n');
+}
+const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
+const headline_seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/notify.ts
 
@@ -27982,7 +28331,8 @@ function incident_restoredLine(restoredMs) {
         return 'Traffic was not restored.';
     const seconds = (restoredMs / 1000).toFixed(1);
     const met = restoredMs <= ROLLBACK_TARGET_MS;
-    return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
+    const faster = Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)));
+    return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${faster}× faster` : ''}).`;
 }
 /**
  * The incident issue. Its body is Markdown that GitHub renders and that notifies whoever it
@@ -27990,10 +28340,11 @@ function incident_restoredLine(restoredMs) {
  * text made inert (`forMarkdown`; table cells are too), and the run is a checked link.
  */
 function incidentIssue(story, extraLabels = []) {
-    const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
+    const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ` +
+        `${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
     const timeline = story.hosts
         .flatMap((host) => host.steps.map((step) => [
-        surfaces_hostCell(host.host),
+        hostCell(host.host),
         step.step,
         step.ok ? 'ok' : 'failed',
         `${step.ms} ms`,
@@ -28021,14 +28372,14 @@ function incidentIssue(story, extraLabels = []) {
             ? [
                 '### Figures',
                 '',
-                surfaces_table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])),
+                table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])),
                 '',
             ]
             : []),
         '### Hosts',
         '',
-        surfaces_table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [
-            surfaces_hostCell(host.host),
+        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [
+            hostCell(host.host),
             host.outcome,
             `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
             `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
@@ -28036,7 +28387,7 @@ function incidentIssue(story, extraLabels = []) {
         '',
         '### Timeline',
         '',
-        surfaces_table(['host', 'step', 'result', 'took', 'detail'], timeline),
+        table(['host', 'step', 'result', 'took', 'detail'], timeline),
         '',
         story.runUrl ? `Workflow run: ${markdownLink(story.runUrl, story.runUrl).text}` : '',
     ].join('\n');
@@ -28119,234 +28470,22 @@ function announceOptions(inputs, incidentLabels, log, env = process.env) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
+;// CONCATENATED MODULE: ./packages/shared/src/report/monitor-summary.ts
 
 
 
 
-/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-const OUTCOME = {
-    success: '✅ success',
-    failed: '❌ failed',
-    reverted: '↩️ reverted',
-    unchanged: '⏸ unchanged',
-    noop: '✔️ already done',
-};
-/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
-function summary_headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
-    if (head.verdict)
-        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
-    if (head.done)
-        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
-    if (head.incidentUrl)
-        lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
-    if (head.next.length === 1)
-        lines.push(`- **Next:** ${head.next[0]}`);
-    if (head.next.length > 1)
-        lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
-    lines.push('');
-    return lines.join('\n');
-}
-const hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
-const summary_seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
-/** The headline of a deploy, promote or rollback (pure). */
-function phaseHeadline(result, context = {}) {
-    const version = result.version ?? '?';
-    const count = hostsText(result.hosts.length);
-    const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
-    const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
-    const why = [
-        context.trigger ? `trigger: ${context.trigger}` : '',
-        context.actor ? `by ${context.actor}` : '',
-        context.reason ? `reason: ${oneLineText(context.reason)}` : '',
-    ]
-        .filter(Boolean)
-        .join('; ');
-    const base = { incidentUrl: context.incidentUrl ?? null };
-    const failure = result.error
-        ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}`
-        : undefined;
-    const toOthers = context.candidates && context.candidates.length > 0
-        ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.`
-        : '';
-    switch (result.phase) {
-        case 'deploy':
-            if (!result.ok)
-                return {
-                    ...base,
-                    ok: false,
-                    title: `deploy of ${version} failed`,
-                    verdict: failure,
-                    done: 'no traffic moved to the new version: every host serves what it served before',
-                    next: [
-                        'Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.',
-                    ],
-                };
-            return result.canaryPercent > 0 && result.canaryPercent < 100
-                ? {
-                    ...base,
-                    ok: true,
-                    title: `${version} is a ${result.canaryPercent}% canary on ${count}`,
-                    done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`,
-                    next: [
-                        'Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.',
-                    ],
-                }
-                : {
-                    ...base,
-                    ok: true,
-                    title: `${version} serves all traffic on ${count}`,
-                    done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`,
-                    next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'],
-                };
-        case 'promote':
-            if (!result.ok)
-                return {
-                    ...base,
-                    ok: false,
-                    title: `promote of ${version} failed`,
-                    verdict: failure,
-                    done: 'every host is back on the weights it had: the canary still takes its share',
-                    next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'],
-                };
-            return {
-                ...base,
-                ok: true,
-                title: `${version} promoted: all traffic on ${count}`,
-                done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`,
-                next: [
-                    `Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`,
-                ],
-            };
-        default: {
-            if (noop)
-                return {
-                    ...base,
-                    ok: true,
-                    title: `nothing to roll back: ${version} already serves`,
-                    verdict: why || undefined,
-                    done: 'nothing changed',
-                    next: [`To go further back, name a version with target-version.${toOthers}`],
-                };
-            if (!result.ok)
-                return {
-                    ...base,
-                    ok: false,
-                    title: `rollback to ${version} failed`,
-                    verdict: [failure, why].filter(Boolean).join('; ') || undefined,
-                    done: 'traffic stays where it was on every host',
-                    next: [
-                        `Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`,
-                    ],
-                };
-            return {
-                ...base,
-                ok: true,
-                title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`,
-                verdict: why || undefined,
-                done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${summary_seconds(hostsRestoredMs(result))} after the decision`}`,
-                next: [
-                    `Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`,
-                ],
-            };
-        }
-    }
-}
-const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
-/** A rollback's decision → traffic back, when the result carries it. */
-function hostsRestoredMs(result) {
-    const restored = result.restoredMs;
-    return restored === undefined ? null : restored;
-}
-function summary_phaseSummary(app, result, context = {}) {
-    const lines = [summary_headline(app, phaseHeadline(result, context))];
-    if (result.error)
-        lines.push('#### What went wrong', '', codeBlock(result.error), '');
-    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        hostCell(host.host),
-        OUTCOME[host.outcome],
-        `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
-        `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
-        host.weightsBefore ? formatWeights(host.weightsBefore) : '—',
-        host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
-        host.switchMs === null ? '—' : String(host.switchMs),
-    ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [
-        hostCell(host.host),
-        `${check.method} ${check.path}`,
-        String(check.status),
-        `${check.latencyMs} / ${check.maxLatencyMs}`,
-        check.ok ? '✅' : `❌ ${check.problem ?? ''}`,
-    ]));
-    if (smoke.length > 0)
-        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [
-        hostCell(host.host),
-        step.step,
-        step.ok ? 'ok' : 'failed',
-        String(step.ms),
-        step.detail ?? '',
-    ]));
-    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
-    lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
-    return lines.join('\n');
-}
-// ------------------------------------------------------------------------------------------------
-// Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
+
+/**
+ * The step summary of a canary analysis or ramp (pure): its headline, a table per rule, and charts
+ * of the error rate and P95 over time for each color; and the progress line each sample logs.
+ */
 const VERDICT = {
     success: '✅ success',
     failure: '❌ failure',
     inconclusive: '⚠️ inconclusive',
     error: '⛔ error',
 };
-/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
-const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
-/**
- * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
- * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
- * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
- * no value is left off the x axis, and the note under the chart names what is missing.
- */
-function xyChart(title, unit, series, value, lines) {
-    const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
-    if (times.length === 0)
-        return '';
-    const valueAt = (t, color) => {
-        const point = series.find((p) => p.t === t && p.color === color);
-        const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
-    };
-    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
-    const missing = lines
-        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
-        .filter((gap) => gap.at.length > 0)
-        .map((gap) => `${gap.color} at ${gap.at.length > 8
-        ? `${gap.at
-            .slice(0, 8)
-            .map((t) => Math.round(t))
-            .join(', ')}… (${gap.at.length} samples)`
-        : gap.at.map((t) => Math.round(t)).join(', ')} s`);
-    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
-    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
-    if (drawn.length === 0)
-        return `${title}: no sample had data for every line.${note}`;
-    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
-    const max = Math.max(1, ...lineValues.flat());
-    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
-    return [
-        '```mermaid',
-        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
-        'xychart-beta',
-        `  title "${title.replaceAll('"', "'")}"`,
-        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
-        `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
-        ...lineValues.map((values) => `  line [${values.join(', ')}]`),
-        '```',
-        '',
-        `${legend}${note}`,
-    ].join('\n');
-}
 /** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
 function progressFigures(figures) {
     return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
@@ -28370,28 +28509,8 @@ function progressLine(sample, result, canary, stable) {
     const rules = result.rules
         .filter((rule) => rule.status === 'fail' || rule.status === 'watching')
         .map((rule) => `${rule.name}: ${rule.status}`);
-    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
-}
-/**
- * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
- * before it took, and the canary's share of traffic at each of them.
- */
-function rampTimeline(result) {
-    const series = [];
-    const share = [];
-    let offset = 0;
-    for (const step of result.steps) {
-        for (const point of step.analysis.series)
-            series.push({ ...point, t: point.t + offset });
-        const percent = step.percent ?? 0;
-        const times = [...new Set(step.analysis.series.map((point) => point.t))];
-        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
-            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
-            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
-        }
-        offset += step.analysis.elapsedSeconds;
-    }
-    return { series, share, seconds: offset };
+    const verdicts = rules.length > 0 ? rules.join(', ') : 'all rules pass so far';
+    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${verdicts}`;
 }
 const MONITOR_VERDICT = { ...VERDICT, aborted: '⏹ aborted' };
 /** The headline of a canary analysis or ramp (pure): the verdict and what was done about it. */
@@ -28427,7 +28546,8 @@ function monitorHeadline(result, incidentUrl = null) {
             ok: false,
             title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`,
             verdict,
-            done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${summary_seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`,
+            done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ` +
+                `${headline_seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`,
             incidentUrl,
             next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`],
         };
@@ -28487,20 +28607,26 @@ function monitorSummary(app, result, incidentUrl = null) {
         }), { canary: 0, stable: 0 })
         : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
     const lines = [
-        summary_headline(app, monitorHeadline(result, incidentUrl)),
-        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
+        headline_headline(app, monitorHeadline(result, incidentUrl)),
+        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) ` +
+            `against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ` +
+            `${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s` +
+            (ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : '') +
+            (analysis.earlyDecision ? '; decided early by the sequential test' : '') +
+            (analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : '') +
+            '.',
         '',
     ];
     if (result.rollback)
         lines.push(rollbackHosts(result), '');
     if (ramp)
-        lines.push(surfaces_table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [
+        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [
             String(index + 1),
             `${step.percent ?? '—'}%`,
             VERDICT[step.analysis.verdict],
             step.analysis.reason,
         ])), '');
-    lines.push(surfaces_table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
+    lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
         rule.name,
         rule.kind,
         formatValue(rule.metric, rule.observed),
@@ -28533,8 +28659,8 @@ function rollbackHosts(result) {
     const parts = ['#### Automatic rollback, per host', '', incident_restoredLine(rollback.ok ? result.rollbackMs : null), ''];
     if (rollback.error)
         parts.push(surfaces_codeBlock(rollback.error), '');
-    parts.push(surfaces_table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [
-        surfaces_hostCell(host.host),
+    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [
+        hostCell(host.host),
         OUTCOME[host.outcome],
         `${host.version ?? '—'} (${host.toColor ?? '—'})`,
         host.switchMs === null ? '—' : String(host.switchMs),
@@ -28603,6 +28729,7 @@ function rolloutEvents(options) {
 
 
 
+
 function figureRows(figures) {
     return figures.map((figure) => ({
         name: figure.name,
@@ -28666,7 +28793,10 @@ function rollbackSummary(outcome, context, incidentUrl) {
 }
 /** Why a rollback failed, with the versions one can name instead. */
 function rollbackFailure(outcome) {
-    return `${outcome.error ?? 'rollback failed'}${outcome.candidates.length > 0 ? `\nVersions one can roll back to by name (target-version): ${outcome.candidates.join(', ')}` : ''}`;
+    const others = outcome.candidates.length > 0
+        ? `\nVersions one can roll back to by name (target-version): ${outcome.candidates.join(', ')}`
+        : '';
+    return `${outcome.error ?? 'rollback failed'}${others}`;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/monitor-report.ts
@@ -28716,6 +28846,62 @@ async function concludeMonitor(result, options) {
         }, options.announce.log.warn);
     }
     return { incidentUrl: null };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/cleanup.ts
+
+
+
+
+/**
+ * The post step of a job whose main step was killed before it could clean up: on each host, settle
+ * the traffic change this job left pending and release this job's lock. A lock is this job's only
+ * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
+ * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
+ * older version (no token), is left alone and said to be. Needs no lock of its own.
+ */
+async function cleanUpRun(specs, settings) {
+    const done = [];
+    const jobToken = settings.run.jobToken;
+    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = statePaths(spec.stateDir, settings.app);
+            const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
+            const owner = parseLockOwner(owned.stdout);
+            const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
+            if (!ours) {
+                if (owner?.runId === settings.run.runId) {
+                    settings.log.info(owner.jobToken
+                        ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}` +
+                            `${owner.job ? ` (job ${owner.job})` : ''}: left alone`
+                        : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), ` +
+                            "so it may be another job's: left alone; it goes stale once its run stops");
+                }
+                return;
+            }
+            const lockToken = owner.token;
+            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
+            const session = new HostSession(spec, remote, settings, state, async () => {
+                await remote.run(commands.releaseLock(paths.lock, lockToken));
+            }, sessionRouter(spec, remote, settings));
+            const pending = state.pending;
+            if (pending && pending.jobToken !== jobToken) {
+                // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
+                settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
+            }
+            else {
+                await settle_settle(session, settings);
+            }
+            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
+            await session.close();
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    return done;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/settings/session.ts
@@ -28947,8 +29133,11 @@ async function run(read) {
         await writeSummary(monitorSummary(inputs.app, result, incidentUrl));
         if (result.rollback && !result.rollback.ok)
             throw new Error(`the canary failed (${result.reason}) and the automatic rollback failed too: ${result.rollback.error ?? ''}`);
+        const rolledBack = result.rollback?.ok
+            ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s`
+            : '';
         if (result.verdict !== 'success')
-            throw new Error(`canary ${result.verdict}: ${result.reason}${result.rollback?.ok ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s` : ''}`);
+            throw new Error(`canary ${result.verdict}: ${result.reason}${rolledBack}`);
     });
 }
 

@@ -3118,7 +3118,7 @@ exports.isScalarValue = isScalarValue;
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
+var stringifyCollection = __nccwpck_require__(8831);
 var addPairToJSMap = __nccwpck_require__(7104);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
@@ -3273,7 +3273,7 @@ exports.findPair = findPair;
 
 
 var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
+var stringifyCollection = __nccwpck_require__(8831);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Scalar = __nccwpck_require__(3301);
@@ -7515,7 +7515,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 8831:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -8627,7 +8627,7 @@ var __webpack_exports__ = {};
  * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
  * Anything else that escapes is a bug or an outage and is reported as such.
  */
-class errors_ConfigurationError extends Error {
+class ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
 /**
@@ -8636,7 +8636,7 @@ class errors_ConfigurationError extends Error {
  */
 function requireInput(condition, name, message) {
     if (!condition)
-        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
+        throw new ConfigurationError(`Input '${name}': ${message}`);
 }
 /** A remote command or check failed on a host. */
 class HostError extends Error {
@@ -8799,7 +8799,7 @@ function markdownLink(label, url) {
     return new Markdown(`[${forMarkdown(label)}](${href})`);
 }
 const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
-function surfaces_table(header, rows) {
+function table(header, rows) {
     return [
         `| ${header.join(' | ')} |`,
         `| ${header.map(() => '---').join(' | ')} |`,
@@ -8844,6 +8844,10 @@ const external_node_os_namespaceObject = require("node:os");
 function escapeData(text) {
     return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text) {
+    return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
 /** A workflow command, `::name::message`. */
 function command(name, message) {
     process.stdout.write(`::${name}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
@@ -8868,7 +8872,7 @@ const runner_runner = {
         if (fileCommand('OUTPUT', name, value))
             return;
         process.stdout.write(external_node_os_namespaceObject.EOL);
-        process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
+        process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
     },
     /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
     saveState(name, value) {
@@ -9008,7 +9012,7 @@ async function runAction(body) {
         }
     }
     catch (error) {
-        if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
+        if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
             runner_runner.setFailed(forLog(error.message));
             await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
@@ -13490,9 +13494,9 @@ function handleCodecTxResult(left, value, nextSchema, ctx) {
     }
     return nextSchema._zod.run({ value, issues: left.issues }, ctx);
 }
-const $ZodPreprocess = /*@__PURE__*/ $constructor("$ZodPreprocess", (inst, def) => {
+const $ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodPreprocess", (inst, def) => {
     $ZodPipe.init(inst, def);
-});
+})));
 const $ZodReadonly = /*@__PURE__*/ $constructor("$ZodReadonly", (inst, def) => {
     $ZodType.init(inst, def);
     defineLazyInternal(inst, "propValues", (zod) => zod.def.innerType._zod.propValues);
@@ -18445,10 +18449,10 @@ function invertCodec(codec) {
         reverseTransform: def.transform,
     });
 }
-const ZodPreprocess = /*@__PURE__*/ $constructor("ZodPreprocess", (inst, def) => {
+const ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodPreprocess", (inst, def) => {
     ZodPipe.init(inst, def);
-    $ZodPreprocess.init(inst, def);
-});
+    core.$ZodPreprocess.init(inst, def);
+})));
 const ZodReadonly = /*@__PURE__*/ $constructor("ZodReadonly", (inst, def) => {
     $ZodReadonly.init(inst, def);
     ZodType.init(inst, def);
@@ -18744,34 +18748,6 @@ function documentProblems(error, names = {}) {
     return error.issues.map((issue) => describeIssue(issue, names));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
-/**
- * The vocabulary every value is checked with: app names, versions, image references, paths,
- * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
- * same way (an input is refused with the pattern a host's state is read back with).
- */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
-/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
-const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
-/**
- * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
- * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
- */
-const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
-// eslint-disable-next-line no-control-regex
-const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
-/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
-const ANY_TEXT = /^[\s\S]*$/;
-/** A GitHub deployment id. */
-const DEPLOYMENT_ID = /^\d{1,20}$/;
-
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 function quote(word) {
@@ -18878,105 +18854,6 @@ function splitWords(line) {
     return words;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
-
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]{2,45}$/i;
-function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
-    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-    if (!match)
-        throw new errors_ConfigurationError(expected);
-    const [, user = '', rawHost = '', rawPort] = match;
-    const bracketed = rawHost.startsWith('[');
-    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-    if (!USER.test(user))
-        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
-    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
-    if (!validHost)
-        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
-    const port = rawPort === undefined ? 22 : Number(rawPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
-/**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
- */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replaceAll('*', '.*')
-        .replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
 
 
@@ -18996,7 +18873,7 @@ function readInputs(fields, read = readFromRunner) {
             problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
     }
     if (problems.length > 0)
-        throw new errors_ConfigurationError(problems.join('\n'));
+        throw new ConfigurationError(problems.join('\n'));
     return result;
 }
 function fail(ctx, message) {
@@ -19158,207 +19035,39 @@ function mask(secret) {
         if (line.trim().length >= 4)
             runner_runner.setSecret(line.trim());
 }
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
-    ? undefined
-    : 'is not a PEM or OpenSSH private key';
-const webhookCheck = (value) => {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        return 'is not a URL';
-    }
-    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-        return 'must be an https:// URL';
-    return undefined;
-};
-const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', HOST_PATH);
-/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
-const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
-    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
-    host: docField.text('user@host[:port]', ANY_TEXT),
-    'blue-port': hostPort.optional(),
-    'green-port': hostPort.optional(),
-    'nginx-status-port': hostPort.optional(),
-    'state-dir': hostPath.optional(),
-    'nginx-conf-dir': hostPath.optional(),
-    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
-    'access-log': hostPath.optional(),
-    // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
-    'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField
-        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
-        .optional(),
-}, 'user@host[:port] or a mapping {host, blue-port, …}'));
-const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
-function parseNginxCommand(line) {
-    const words = splitWords(line);
-    if (words.length === 0 || words.length > 16)
-        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
-    for (const word of words) {
-        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
-    }
-    return words;
-}
-function privateKeyField(required) {
-    return field.secret({
-        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
-        required,
-        check: privateKeyCheck,
-    });
-}
-/** The hosts input, resolved into one settings object per host. */
-function hostsField(options = { required: true }) {
-    return inputs_text((raw, ctx) => {
-        if (raw === '')
-            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[')
-            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
-            : {
-                value: raw
-                    .split(/[\s,]+/)
-                    .filter(Boolean)
-                    .map((host) => ({ host })),
-            };
-        if (!listed)
-            return NEVER;
-        const items = listed.value;
-        if (items.length > 500)
-            return fail(ctx, 'lists more than 500 hosts');
-        const seen = new Set();
-        const hosts = [];
-        for (const override of items) {
-            try {
-                const target = parseTarget(override.host);
-                if (seen.has(target.label))
-                    return fail(ctx, `lists ${target.label} twice`);
-                seen.add(target.label);
-                hosts.push({
-                    target,
-                    overrides: {
-                        bluePort: override['blue-port'],
-                        greenPort: override['green-port'],
-                        nginxStatusPort: override['nginx-status-port'],
-                        stateDir: override['state-dir'],
-                        nginxConfDir: override['nginx-conf-dir'],
-                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
-                        accessLog: override['access-log'],
-                        ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
-                        ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
-                    },
-                });
-            }
-            catch (error) {
-                return fail(ctx, error.message);
-            }
-        }
-        return hosts;
-    });
-}
+
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
- * The connection and host inputs that every action working on hosts takes, but the router
- * (host-inputs.ts adds it: it names an implementation of the traffic folder, which an action that
- * contacts no host does not bundle). dora-report takes its environment.
+ * The vocabulary every value is checked with: app names, versions, image references, paths,
+ * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * same way (an input is refused with the pattern a host's state is read back with).
  */
-const hostSettingInputs = {
-    hosts: hostsField(),
-    'ssh-private-key': privateKeyField(true),
-    'ssh-known-hosts': inputs_text((raw, ctx) => {
-        try {
-            parseKnownHosts(raw);
-            return raw;
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'insecure-skip-host-key-check': field.boolean(false),
-    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({
-        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
-        pattern: APP_NAME,
-        required: true,
-        max: 40,
-    }),
-    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({
-        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
-        pattern: HOST_PATH,
-        default: '/var/lib/agent-loop',
-    }),
-    'nginx-conf-dir': field.string({
-        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
-        pattern: HOST_PATH,
-        default: '/etc/nginx/conf.d',
-    }),
-    'nginx-command': inputs_text((raw, ctx) => {
-        try {
-            return parseNginxCommand(raw === '' ? 'nginx' : raw);
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'nginx-status-port': field.port(8099),
-    'blue-port': field.port(8001),
-    'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
-    'lock-stale-seconds': field.integer({
-        min: 10,
-        max: 86400,
-        default: 30,
-        unit: "seconds without a sign of life after which a lock's run counts as dead",
-    }),
-    'break-stale-lock': field.boolean(true),
-    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
-    'take-over-lock': field.boolean(false),
-    'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({
-        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
-        check: webhookCheck,
-    }),
-    environment: field.string({
-        form: 'an environment name such as production',
-        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
-        default: 'production',
-    }),
-};
+const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
+const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
+/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
+const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
+const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 /**
- * The access log the canary is judged from, one default everywhere: host-setup prepares this file
- * (creates it, lets the deploy user read it), the README's server block writes it in the
- * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
- * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
- * the monitor cannot read a request from.
+ * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
+ * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
  */
-const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
-/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({
-    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
-    pattern: HOST_PATH,
-    default: DEFAULT_ACCESS_LOG,
-    max: 512,
-});
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
+const ANY_TEXT = /^[\s\S]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
-;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
-
-
-
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan-options.ts
 /**
- * Event classification (pure): which kind of run a GitHub event is, and what the pipeline does
- * for it — gates, canary shape, thresholds and the canary-monitor policy.
- *
- * Commit messages, pull-request titles and bodies, and branch names are written by anyone who can
- * push or open a pull request. They are only ever *tested* here (a prefix, a marker, an equality),
- * never copied: every field of a Plan comes from a fixed vocabulary, from the options (the workflow
- * author's inputs), or from a value that matched a strict pattern (a semver tag, a 40-hex sha).
- * So a crafted message or branch can select one of the fixed plans, and nothing else.
+ * The plan's vocabulary (pure): the kinds of run, the gates, and the options a workflow author
+ * gives (the plan action's inputs), checked with the patterns below.
  */
 const PLAN_KINDS = ['normal', 'release', 'model', 'hotfix', 'none'];
 /** Every gate the pipeline knows, in the order they run. */
@@ -19378,207 +19087,11 @@ function parseGateList(list) {
 const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 /** A git branch name: no `..`, no leading or trailing slash, no spaces or shell characters. */
 const BRANCH_NAME = /^(?!.*\.\.)(?![/.])(?!.*[/.]$)[A-Za-z0-9._/-]+$/;
-/** The only sentences `reason` can hold. */
-const REASONS = {
-    pushMain: 'Push to the main branch: normal deploy.',
-    pushMainModel: 'Push to the main branch with the model marker in the head commit message: model deploy.',
-    mergedMain: 'Pull request merged into the main branch: normal deploy.',
-    mergedMainModel: 'Pull request merged into the main branch with the model marker in its title or body: model deploy.',
-    releaseTag: 'Push of a release tag (vX.Y.Z): release deploy.',
-    pushHotfix: 'Push to a hotfix branch: hotfix deploy with reinforced canary monitoring.',
-    mergedHotfix: 'Pull request from a hotfix branch merged into the main branch: hotfix deploy with reinforced canary monitoring.',
-    dispatch: 'Manual run (workflow_dispatch): normal deploy.',
-    dispatchKind: 'Manual run (workflow_dispatch) whose kind input chose this plan.',
-    pullRequestOpen: 'Pull request not merged into the main branch: gates only, nothing deploys.',
-    otherBranch: 'Push to a branch that does not deploy: gates only, nothing deploys.',
-    otherTag: 'Push of a tag that is not a release version (vX.Y.Z or vX.Y.Z-rc.N): gates only, nothing deploys.',
-    deletedRef: 'A branch or tag was deleted: gates only, nothing deploys.',
-    otherEvent: 'This event does not deploy: gates only, nothing deploys.',
-};
-/** vX.Y.Z with an optional -rc.N, no leading zeros, nothing else. */
-const RELEASE_TAG = /^v(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})(?:-rc\.(?:0|[1-9]\d{0,8}))?$/;
-const COMMIT_SHA = /^[0-9a-f]{40}$/;
-/** The procedure's canary figures; a hotfix is watched twice as long against tighter limits. */
-const FIGURES = {
-    normal: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    release: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    model: { canarySteps: [10, 25, 50, 100], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    hotfix: { canarySteps: [10], canaryDurationSeconds: 600, errorThreshold: 0.005, latencyP95Ms: 1500 },
-    none: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-};
-// ------------------------------------------------------------------------------------ payload access
-/** A field of an untrusted JSON value, or undefined when any step is missing or not an object. */
-function get(value, ...path) {
-    let current = value;
-    for (const key of path) {
-        if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, key))
-            return undefined;
-        current = current[key];
-    }
-    return current;
-}
-const plan_text = (value) => (typeof value === 'string' ? value : '');
-function hasMarker(marker, ...texts) {
-    const needle = marker.toLowerCase();
-    return texts.some((candidate) => candidate.toLowerCase().includes(needle));
-}
-const branchOf = (ref) => ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null;
-const tagOf = (ref) => (ref.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : null);
-const isHotfix = (branch, prefix) => branch.length > prefix.length && branch.startsWith(prefix);
-const decide = (kind, reason, tag = null, sha = null) => ({
-    kind,
-    reason,
-    tag,
-    sha,
-});
-function classifyPush(event, options) {
-    const { payload } = event;
-    const ref = event.ref || plan_text(get(payload, 'ref'));
-    if (get(payload, 'deleted') === true)
-        return decide('none', REASONS.deletedRef);
-    const tag = tagOf(ref);
-    if (tag !== null)
-        return RELEASE_TAG.test(tag) ? decide('release', REASONS.releaseTag, tag) : decide('none', REASONS.otherTag);
-    const branch = branchOf(ref);
-    if (branch === options.mainBranch) {
-        return hasMarker(options.modelMarker, plan_text(get(payload, 'head_commit', 'message')))
-            ? decide('model', REASONS.pushMainModel)
-            : decide('normal', REASONS.pushMain);
-    }
-    if (branch !== null && isHotfix(branch, options.hotfixPrefix))
-        return decide('hotfix', REASONS.pushHotfix);
-    return decide('none', REASONS.otherBranch);
-}
-function classifyPullRequest(event, options) {
-    const pr = get(event.payload, 'pull_request');
-    const merged = get(event.payload, 'action') === 'closed' && get(pr, 'merged') === true;
-    if (!merged || plan_text(get(pr, 'base', 'ref')) !== options.mainBranch)
-        return decide('none', REASONS.pullRequestOpen);
-    // GITHUB_SHA of a pull_request event is a test merge; the commit that landed is merge_commit_sha.
-    const mergeSha = plan_text(get(pr, 'merge_commit_sha')).toLowerCase();
-    const sha = COMMIT_SHA.test(mergeSha) ? mergeSha : null;
-    if (isHotfix(plan_text(get(pr, 'head', 'ref')), options.hotfixPrefix))
-        return decide('hotfix', REASONS.mergedHotfix, null, sha);
-    if (hasMarker(options.modelMarker, plan_text(get(pr, 'title')), plan_text(get(pr, 'body'))))
-        return decide('model', REASONS.mergedMainModel, null, sha);
-    return decide('normal', REASONS.mergedMain, null, sha);
-}
-function classifyDispatch(event) {
-    const chosen = get(event.payload, 'inputs', 'kind');
-    if (chosen === undefined || chosen === '')
-        return decide('normal', REASONS.dispatch);
-    // The value is not echoed: say what is accepted instead.
-    if (typeof chosen !== 'string' || !PLAN_KINDS.includes(chosen)) {
-        throw new ConfigurationError(`workflow_dispatch input 'kind': expected one of ${PLAN_KINDS.join(', ')}`);
-    }
-    const kind = chosen;
-    if (kind !== 'release')
-        return decide(kind, REASONS.dispatchKind);
-    const tag = tagOf(event.ref);
-    if (tag === null || !RELEASE_TAG.test(tag)) {
-        throw new ConfigurationError(`workflow_dispatch input 'kind': release needs the run to start from a release tag (vX.Y.Z or vX.Y.Z-rc.N, "Use workflow from" a tag)`);
-    }
-    return decide('release', REASONS.dispatchKind, tag);
-}
-function decideKind(event, options) {
-    switch (event.name) {
-        case 'push':
-            return classifyPush(event, options);
-        case 'pull_request':
-            return classifyPullRequest(event, options);
-        case 'workflow_dispatch':
-            return classifyDispatch(event);
-        default:
-            return decide('none', REASONS.otherEvent);
-    }
-}
-// ------------------------------------------------------------------------------------ plan
-/** A canary-monitor policy holding the plan's figures; the rules it names override the defaults of the same name. */
-function planPolicy(kind, figures) {
-    return [
-        `# Canary analysis policy for a ${kind} deploy (from the plan action).`,
-        `duration: ${figures.canaryDurationSeconds}`,
-        'rules:',
-        `  - { name: error-rate, metric: error_rate, max: ${figures.errorThreshold}, kind: gate }`,
-        `  - { name: latency-p95, metric: p95_ms, max: ${figures.latencyP95Ms}, kind: gate }`,
-        `  - { name: error-rate-sustained, metric: error_rate, max: ${figures.errorThreshold}, window: 30, for: 120, kind: trigger }`,
-        '',
-    ].join('\n');
-}
-/** Classifies the event and builds the plan. Throws ConfigurationError for a GITHUB_SHA that is not a commit sha or a bad workflow_dispatch kind. */
-function classify(event, options) {
-    const decision = decideKind(event, options);
-    const sha = decision.sha ?? event.sha.toLowerCase();
-    if (!COMMIT_SHA.test(sha))
-        throw new ConfigurationError('GITHUB_SHA: expected a 40-character hexadecimal commit sha');
-    const { kind } = decision;
-    const version = decision.tag ?? `sha-${sha.slice(0, 7)}`;
-    const figures = FIGURES[kind];
-    const deploy = kind !== 'none';
-    const skipped = kind === 'hotfix' ? options.hotfixSkip : [];
-    return {
-        kind,
-        environment: deploy ? 'production' : 'none',
-        deploy,
-        version,
-        imageTag: version,
-        image: options.imageRepository ? `${options.imageRepository}:${version}` : '',
-        gates: GATES.filter((gate) => !skipped.includes(gate)),
-        canaryPercent: figures.canarySteps[0] ?? 10,
-        canarySteps: [...figures.canarySteps],
-        canaryDurationSeconds: figures.canaryDurationSeconds,
-        errorThreshold: figures.errorThreshold,
-        latencyP95Ms: figures.latencyP95Ms,
-        policy: planPolicy(kind, figures),
-        notifyImmediately: kind === 'hotfix',
-        model: kind === 'model',
-        reason: decision.reason,
-    };
-}
-const MAX_EVENT_BYTES = (/* unused pure expression or super */ null && (64 * 1024 * 1024));
-/** The event from the runner's variables. The payload is untrusted text: a parse error is reported without quoting it. */
-function readEvent(env = process.env) {
-    const path = env.GITHUB_EVENT_PATH;
-    if (!path)
-        throw new ConfigurationError('GITHUB_EVENT_PATH is not set: run this action in a GitHub Actions workflow');
-    let payload;
-    try {
-        if (statSync(path).size > MAX_EVENT_BYTES)
-            throw new Error('too large');
-        payload = JSON.parse(readFileSync(path, 'utf8'));
-    }
-    catch {
-        throw new ConfigurationError('GITHUB_EVENT_PATH: the event payload is not a readable JSON file');
-    }
-    return { name: env.GITHUB_EVENT_NAME ?? '', payload, ref: env.GITHUB_REF ?? '', sha: env.GITHUB_SHA ?? '' };
-}
-/** The plan as the step summary shows it: the title says what deploys where, a table says how. */
-function planSummary(plan) {
-    const title = plan.deploy
-        ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}`
-        : '### 🧪 Gates only: nothing deploys';
-    const rows = [
-        ['kind', plan.kind],
-        ['deploy', plan.deploy ? `yes, to ${plan.environment}` : 'no'],
-        ['version', plan.version],
-        ...(plan.image ? [['image', plan.image]] : []),
-        ['gates', plan.gates.join(', ')],
-        [
-            'canary',
-            `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`,
-        ],
-        ['limits', `error rate ≤ ${formatNumber(plan.errorThreshold * 100)}%, P95 ≤ ${plan.latencyP95Ms} ms`],
-        ['notify at start', plan.notifyImmediately ? 'yes' : 'no'],
-    ];
-    return [title, '', `> ${plan.reason}`, '', table(['what', 'plan'], rows), ''].join('\n');
-}
 
-;// CONCATENATED MODULE: ./packages/shared/src/pipeline/checklist.ts
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/checklist-evidence.ts
 
 
 
-/** The procedure's goal for the error rate after a deploy. */
-const ERROR_RATE_GOAL = 0.001;
 /** What a job's result may be in the `needs` context. */
 const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];
 const oneOf = (values) => ({
@@ -19681,7 +19194,6 @@ function canaryErrorRate(needs) {
         return null;
     }
 }
-const percent = (ratio) => `${Number((ratio * 100).toFixed(2))}%`;
 /** Ticks an item only when it is proved and every value it read has its declared form; otherwise it stays open, saying why. */
 function tick(ok, done, notDone, ...reads) {
     const problems = reads.map((value) => value.problem).filter((problem) => problem !== null);
@@ -19689,6 +19201,41 @@ function tick(ok, done, notDone, ...reads) {
         return ['not-done', problems.join('; ')];
     return ok ? ['done', done] : ['not-done', notDone];
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/rollback-checklist.ts
+
+/** The "when something goes wrong" list for a rollback run by hand (rollback.yml's `rollback` job). */
+function rollbackChecklist(needs, issue) {
+    const list = 'When something goes wrong';
+    const out = (key, form) => read(needs, 'rollback', key, form);
+    const rolledBack = out('rolled-back', FORMS.flag);
+    const noop = out('noop', FORMS.flag);
+    const version = out('version', FORMS.version);
+    const failedVersion = out('failed-version', FORMS.version);
+    const restored = out('restored-ms', FORMS.milliseconds);
+    const items = [];
+    const add = (item, [state, because], link) => items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
+    add('Rollback started', tick(rolledBack.value === 'true' || noop.value === 'true', noop.value === 'true'
+        ? `nothing to do: ${version.value || 'the target'} already served all traffic`
+        : `rolled back${failedVersion.value ? ` from ${failedVersion.value}` : ''} ` +
+            `to ${version.value || 'the previous version'}` +
+            (restored.value ? `, traffic back in ${restored.value} ms` : ''), `rollback job: ${resultOf(needs, 'rollback')}`, rolledBack, noop, version, failedVersion, restored));
+    const incident = out('incident-url', issue);
+    add('Incident created', tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident), incident.value);
+    const notified = out('notified', FORMS.flag);
+    add('Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false'
+        ? 'no SLACK_WEBHOOK_URL: nothing sent'
+        : `rollback job: ${resultOf(needs, 'rollback')}`, notified));
+    add('Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
+    return items;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/checklist.ts
+
+
+/** The procedure's goal for the error rate after a deploy. */
+const ERROR_RATE_GOAL = 0.001;
+const percent = (ratio) => `${Number((ratio * 100).toFixed(2))}%`;
 function procedureChecklist(needs, options = {}) {
     const issue = issueForm(options.serverUrl ?? 'https://github.com');
     // rollback.yml has one job, `rollback`, and no plan: only the list for when something goes wrong applies.
@@ -19774,29 +19321,9 @@ function procedureChecklist(needs, options = {}) {
     }
     return items;
 }
-/** The "when something goes wrong" list for a rollback run by hand (rollback.yml's `rollback` job). */
-function rollbackChecklist(needs, issue) {
-    const list = 'When something goes wrong';
-    const out = (key, form) => read(needs, 'rollback', key, form);
-    const rolledBack = out('rolled-back', FORMS.flag);
-    const noop = out('noop', FORMS.flag);
-    const version = out('version', FORMS.version);
-    const failedVersion = out('failed-version', FORMS.version);
-    const restored = out('restored-ms', FORMS.milliseconds);
-    const items = [];
-    const add = (item, [state, because], link) => items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
-    add('Rollback started', tick(rolledBack.value === 'true' || noop.value === 'true', noop.value === 'true'
-        ? `nothing to do: ${version.value || 'the target'} already served all traffic`
-        : `rolled back${failedVersion.value ? ` from ${failedVersion.value}` : ''} to ${version.value || 'the previous version'}${restored.value ? `, traffic back in ${restored.value} ms` : ''}`, `rollback job: ${resultOf(needs, 'rollback')}`, rolledBack, noop, version, failedVersion, restored));
-    const incident = out('incident-url', issue);
-    add('Incident created', tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident), incident.value);
-    const notified = out('notified', FORMS.flag);
-    add('Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false'
-        ? 'no SLACK_WEBHOOK_URL: nothing sent'
-        : `rollback job: ${resultOf(needs, 'rollback')}`, notified));
-    add('Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
-    return items;
-}
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/checklist-summary.ts
+
 const MARK = {
     done: '- [x]',
     'not-done': '- [ ]',
@@ -19815,7 +19342,10 @@ function checklistSummary(items, runUrl = '') {
     const lines = [
         `### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`,
         '',
-        `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: ${markdownLink('this run', runUrl).text}` : ''}.`,
+        `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ` +
+            `${people} for a person to tick` +
+            (runUrl ? `; evidence: ${markdownLink('this run', runUrl).text}` : '') +
+            '.',
         '',
     ];
     for (const list of ['Pre-deployment', 'Deployment', 'Post-deployment', 'When something goes wrong']) {
@@ -19855,14 +19385,14 @@ function readNeeds(text) {
         parsed = JSON.parse(text);
     }
     catch {
-        throw new errors_ConfigurationError("Input 'needs': is not JSON: pass ${{ toJSON(needs) }}");
+        throw new ConfigurationError("Input 'needs': is not JSON: pass ${{ toJSON(needs) }}");
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
-        throw new errors_ConfigurationError("Input 'needs': expected an object of jobs: pass ${{ toJSON(needs) }}");
+        throw new ConfigurationError("Input 'needs': expected an object of jobs: pass ${{ toJSON(needs) }}");
     const needs = {};
     for (const [name, value] of Object.entries(parsed)) {
         if (!value || typeof value !== 'object')
-            throw new errors_ConfigurationError(`Input 'needs': job ${JSON.stringify(name.slice(0, 60))} is not an object with result and outputs`);
+            throw new ConfigurationError(`Input 'needs': job ${JSON.stringify(name.slice(0, 60))} is not an object with result and outputs`);
         const { result, outputs } = value;
         const strings = outputs && typeof outputs === 'object'
             ? Object.fromEntries(Object.entries(outputs).filter((entry) => typeof entry[1] === 'string'))

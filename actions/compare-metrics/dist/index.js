@@ -8844,6 +8844,10 @@ const external_node_os_namespaceObject = require("node:os");
 function escapeData(text) {
     return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text) {
+    return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
 /** A workflow command, `::name::message`. */
 function command(name, message) {
     process.stdout.write(`::${name}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
@@ -8868,7 +8872,7 @@ const runner_runner = {
         if (fileCommand('OUTPUT', name, value))
             return;
         process.stdout.write(external_node_os_namespaceObject.EOL);
-        process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
+        process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
     },
     /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
     saveState(name, value) {
@@ -13490,9 +13494,9 @@ function handleCodecTxResult(left, value, nextSchema, ctx) {
     }
     return nextSchema._zod.run({ value, issues: left.issues }, ctx);
 }
-const $ZodPreprocess = /*@__PURE__*/ $constructor("$ZodPreprocess", (inst, def) => {
+const $ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodPreprocess", (inst, def) => {
     $ZodPipe.init(inst, def);
-});
+})));
 const $ZodReadonly = /*@__PURE__*/ $constructor("$ZodReadonly", (inst, def) => {
     $ZodType.init(inst, def);
     defineLazyInternal(inst, "propValues", (zod) => zod.def.innerType._zod.propValues);
@@ -18445,10 +18449,10 @@ function invertCodec(codec) {
         reverseTransform: def.transform,
     });
 }
-const ZodPreprocess = /*@__PURE__*/ $constructor("ZodPreprocess", (inst, def) => {
+const ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodPreprocess", (inst, def) => {
     ZodPipe.init(inst, def);
-    $ZodPreprocess.init(inst, def);
-});
+    core.$ZodPreprocess.init(inst, def);
+})));
 const ZodReadonly = /*@__PURE__*/ $constructor("ZodReadonly", (inst, def) => {
     $ZodReadonly.init(inst, def);
     ZodType.init(inst, def);
@@ -18744,34 +18748,6 @@ function documentProblems(error, names = {}) {
     return error.issues.map((issue) => describeIssue(issue, names));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
-/**
- * The vocabulary every value is checked with: app names, versions, image references, paths,
- * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
- * same way (an input is refused with the pattern a host's state is read back with).
- */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
-/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
-const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
-/**
- * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
- * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
- */
-const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
-// eslint-disable-next-line no-control-regex
-const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
-/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
-const ANY_TEXT = /^[\s\S]*$/;
-/** A GitHub deployment id. */
-const DEPLOYMENT_ID = /^\d{1,20}$/;
-
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 function quote(word) {
@@ -18876,105 +18852,6 @@ function splitWords(line) {
     if (inWord)
         words.push(current);
     return words;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
-
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]{2,45}$/i;
-function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
-    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-    if (!match)
-        throw new ConfigurationError(expected);
-    const [, user = '', rawHost = '', rawPort] = match;
-    const bracketed = rawHost.startsWith('[');
-    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-    if (!USER.test(user))
-        throw new ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
-    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
-    if (!validHost)
-        throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
-    const port = rawPort === undefined ? 22 : Number(rawPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
-/**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
- */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replaceAll('*', '.*')
-        .replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
@@ -19158,285 +19035,17 @@ function mask(secret) {
         if (line.trim().length >= 4)
             runner_runner.setSecret(line.trim());
 }
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
-    ? undefined
-    : 'is not a PEM or OpenSSH private key';
-const webhookCheck = (value) => {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        return 'is not a URL';
-    }
-    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-        return 'must be an https:// URL';
-    return undefined;
-};
-const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', HOST_PATH);
-/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
-const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
-    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
-    host: docField.text('user@host[:port]', ANY_TEXT),
-    'blue-port': hostPort.optional(),
-    'green-port': hostPort.optional(),
-    'nginx-status-port': hostPort.optional(),
-    'state-dir': hostPath.optional(),
-    'nginx-conf-dir': hostPath.optional(),
-    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
-    'access-log': hostPath.optional(),
-    // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
-    'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField
-        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
-        .optional(),
-}, 'user@host[:port] or a mapping {host, blue-port, …}'));
-const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
-function parseNginxCommand(line) {
-    const words = splitWords(line);
-    if (words.length === 0 || words.length > 16)
-        throw new ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
-    for (const word of words) {
-        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
-    }
-    return words;
-}
-function privateKeyField(required) {
-    return field.secret({
-        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
-        required,
-        check: privateKeyCheck,
-    });
-}
-/** The hosts input, resolved into one settings object per host. */
-function hostsField(options = { required: true }) {
-    return inputs_text((raw, ctx) => {
-        if (raw === '')
-            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[')
-            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
-            : {
-                value: raw
-                    .split(/[\s,]+/)
-                    .filter(Boolean)
-                    .map((host) => ({ host })),
-            };
-        if (!listed)
-            return NEVER;
-        const items = listed.value;
-        if (items.length > 500)
-            return fail(ctx, 'lists more than 500 hosts');
-        const seen = new Set();
-        const hosts = [];
-        for (const override of items) {
-            try {
-                const target = parseTarget(override.host);
-                if (seen.has(target.label))
-                    return fail(ctx, `lists ${target.label} twice`);
-                seen.add(target.label);
-                hosts.push({
-                    target,
-                    overrides: {
-                        bluePort: override['blue-port'],
-                        greenPort: override['green-port'],
-                        nginxStatusPort: override['nginx-status-port'],
-                        stateDir: override['state-dir'],
-                        nginxConfDir: override['nginx-conf-dir'],
-                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
-                        accessLog: override['access-log'],
-                        ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
-                        ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
-                    },
-                });
-            }
-            catch (error) {
-                return fail(ctx, error.message);
-            }
-        }
-        return hosts;
-    });
-}
-/**
- * The connection and host inputs that every action working on hosts takes, but the router
- * (host-inputs.ts adds it: it names an implementation of the traffic folder, which an action that
- * contacts no host does not bundle). dora-report takes its environment.
- */
-const hostSettingInputs = {
-    hosts: hostsField(),
-    'ssh-private-key': privateKeyField(true),
-    'ssh-known-hosts': inputs_text((raw, ctx) => {
-        try {
-            parseKnownHosts(raw);
-            return raw;
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'insecure-skip-host-key-check': field.boolean(false),
-    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({
-        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
-        pattern: APP_NAME,
-        required: true,
-        max: 40,
-    }),
-    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({
-        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
-        pattern: HOST_PATH,
-        default: '/var/lib/agent-loop',
-    }),
-    'nginx-conf-dir': field.string({
-        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
-        pattern: HOST_PATH,
-        default: '/etc/nginx/conf.d',
-    }),
-    'nginx-command': inputs_text((raw, ctx) => {
-        try {
-            return parseNginxCommand(raw === '' ? 'nginx' : raw);
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'nginx-status-port': field.port(8099),
-    'blue-port': field.port(8001),
-    'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
-    'lock-stale-seconds': field.integer({
-        min: 10,
-        max: 86400,
-        default: 30,
-        unit: "seconds without a sign of life after which a lock's run counts as dead",
-    }),
-    'break-stale-lock': field.boolean(true),
-    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
-    'take-over-lock': field.boolean(false),
-    'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({
-        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
-        check: webhookCheck,
-    }),
-    environment: field.string({
-        form: 'an environment name such as production',
-        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
-        default: 'production',
-    }),
-};
-/**
- * The access log the canary is judged from, one default everywhere: host-setup prepares this file
- * (creates it, lets the deploy user read it), the README's server block writes it in the
- * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
- * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
- * the monitor cannot read a request from.
- */
-const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
-/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({
-    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
-    pattern: HOST_PATH,
-    default: DEFAULT_ACCESS_LOG,
-    max: 512,
-});
 
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = require("node:path");
-;// CONCATENATED MODULE: ./packages/shared/src/pipeline/compare.ts
-
-
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/metric-reports.ts
 
 
 
 /**
- * A/B validation of a model: a candidate's metrics report against the current model's, one rule
- * per metric. Pure, except `readMetricsFile`, the one place that reads a report from the workspace.
- *
- * A rule bounds how much the candidate may regress (absolute or in percent of the baseline, in the
- * metric's direction) and where it must lie (min, max). Reports are JSON objects, flat or nested;
- * a metric is named by a dotted path (`eval.accuracy`).
+ * Metrics reports: JSON objects, flat or nested, read from the workspace (`readMetricsFile`, the
+ * one place that reads a report) and looked up by a metric's dotted path (pure).
  */
-const DIRECTIONS = ['higher-is-better', 'lower-is-better'];
-// ------------------------------------------------------------------------------------ rules
-const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
-/** Dot-separated segments of letters, digits and _ : @ / + -. */
-const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
-const { text: compare_text, choice: compare_choice, number: compare_number, mapping: compare_mapping, list: compare_list } = docField;
-const DIRECTION_FORM = DIRECTIONS.join(' or ');
-/** The document is the list of rules: its items are `rules[0]`, `rules[1]`, … */
-const RULES_NAMES = { items: 'rules' };
-/** One rule, with what must hold between its fields. An empty limit (`min:`, null) counts as given but sets nothing. */
-const ruleInput = compare_mapping({
-    metric: compare_text('a metric name or dotted path such as eval.accuracy', METRIC_PATH, 200),
-    direction: compare_choice(DIRECTIONS, DIRECTION_FORM).optional(),
-    'max-regression': compare_number({ min: 0 }).nullish(),
-    'max-regression-percent': compare_number({ min: 0 }).nullish(),
-    min: compare_number().nullish(),
-    max: compare_number().nullish(),
-}, 'a mapping {metric, direction, …}').transform((fields, ctx) => {
-    const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
-    if (regression && fields.direction === undefined)
-        ctx.addIssue({
-            code: 'custom',
-            path: ['direction'],
-            message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}`,
-        });
-    if (!regression && fields.min === undefined && fields.max === undefined)
-        ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
-    const rule = {
-        metric: fields.metric,
-        direction: fields.direction ?? null,
-        maxRegression: fields['max-regression'] ?? null,
-        maxRegressionPercent: fields['max-regression-percent'] ?? null,
-        min: fields.min ?? null,
-        max: fields.max ?? null,
-    };
-    if (rule.min !== null && rule.max !== null && rule.min > rule.max)
-        ctx.addIssue({ code: 'custom', message: `min (${rule.min}) is above max (${rule.max})` });
-    return rule;
-});
-/** The rules, one per metric. */
-const rulesInput = compare_list(ruleInput, { max: 200, noun: 'rules', form: 'a list of rules' }).transform((rules, ctx) => {
-    const seen = new Map();
-    rules.forEach((rule, index) => {
-        const twice = seen.get(rule.metric);
-        if (twice !== undefined)
-            ctx.addIssue({
-                code: 'custom',
-                path: [index, 'metric'],
-                message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})`,
-            });
-        seen.set(rule.metric, index);
-    });
-    return rules;
-});
-/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). What must hold between a rule's fields, or between rules, is checked once the fields themselves are valid. */
-function resolveMetricRules(document) {
-    if (document === undefined || document === null)
-        return { rules: [], problems: ['expected at least one rule, got nothing'] };
-    if (Array.isArray(document) && document.length === 0)
-        return { rules: [], problems: ['expected at least one rule, got an empty list'] };
-    const parsed = rulesInput.safeParse(document);
-    return parsed.success
-        ? { rules: parsed.data, problems: [] }
-        : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
-}
-/** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
-const metricRulesSchema = unknown()
-    .transform((document, ctx) => {
-    const { rules, problems } = resolveMetricRules(document);
-    if (problems.length === 0)
-        return rules;
-    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
-    return NEVER;
-});
-// ------------------------------------------------------------------------------------ reports
 /**
  * Parses a metrics report. Python's `json.dump` writes bare NaN and Infinity, which JSON does not
  * allow: those tokens (outside strings) are read as the strings "NaN", "Infinity", "-Infinity",
@@ -19513,6 +19122,131 @@ function find(value, path) {
     }
     return undefined;
 }
+/** A path relative to the workspace, without `..` segments. */
+const WORKSPACE_PATH = /^(?![/~])(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+const MAX_REPORT_BYTES = 10 * 1024 * 1024;
+/** Reads a metrics report (a JSON object) from the workspace; a link that leads outside it is refused. Errors name the input. */
+function readMetricsFile(workspace, path, input) {
+    const fail = (message) => {
+        throw new ConfigurationError(`Input '${input}': ${message}`);
+    };
+    let real;
+    try {
+        real = (0,external_node_fs_namespaceObject.realpathSync)((0,external_node_path_namespaceObject.join)(workspace, path));
+    }
+    catch {
+        return fail(`no file at ${path} in the workspace; expected the path of a JSON metrics report relative to the workspace`);
+    }
+    const inside = (0,external_node_path_namespaceObject.relative)((0,external_node_fs_namespaceObject.realpathSync)(workspace), real);
+    if (inside === '' || inside === '..' || inside.startsWith('../') || (0,external_node_path_namespaceObject.isAbsolute)(inside))
+        return fail(`${path} leads outside the workspace; expected a file in the workspace`);
+    const stat = (0,external_node_fs_namespaceObject.statSync)(real);
+    if (!stat.isFile())
+        return fail(`${path} is not a file; expected a JSON metrics report`);
+    if (stat.size > MAX_REPORT_BYTES)
+        return fail(`${path} is ${stat.size} bytes; at most ${MAX_REPORT_BYTES} are read`);
+    let document;
+    try {
+        document = parseMetricsJson((0,external_node_fs_namespaceObject.readFileSync)(real, 'utf8'));
+    }
+    catch (error) {
+        return fail(`${path} is not valid JSON (${error.message.split('\n')[0]}); expected a JSON object of metrics`);
+    }
+    if (document === null || typeof document !== 'object' || Array.isArray(document))
+        return fail(`${path} holds ${show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
+    return document;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/metric-rules.ts
+
+
+/**
+ * The rules of an A/B validation (pure): one rule per metric, read from the YAML a workflow author
+ * writes. A rule bounds how much the candidate may regress (absolute or in percent of the
+ * baseline, in the metric's direction) and where it must lie (min, max); a metric is named by a
+ * dotted path into the report (`eval.accuracy`).
+ */
+const DIRECTIONS = ['higher-is-better', 'lower-is-better'];
+const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
+/** Dot-separated segments of letters, digits and _ : @ / + -. */
+const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
+const { text: metric_rules_text, choice: metric_rules_choice, number: metric_rules_number, mapping: metric_rules_mapping, list: metric_rules_list } = docField;
+const DIRECTION_FORM = DIRECTIONS.join(' or ');
+/** The document is the list of rules: its items are `rules[0]`, `rules[1]`, … */
+const RULES_NAMES = { items: 'rules' };
+/** One rule, with what must hold between its fields. An empty limit (`min:`, null) counts as given but sets nothing. */
+const ruleInput = metric_rules_mapping({
+    metric: metric_rules_text('a metric name or dotted path such as eval.accuracy', METRIC_PATH, 200),
+    direction: metric_rules_choice(DIRECTIONS, DIRECTION_FORM).optional(),
+    'max-regression': metric_rules_number({ min: 0 }).nullish(),
+    'max-regression-percent': metric_rules_number({ min: 0 }).nullish(),
+    min: metric_rules_number().nullish(),
+    max: metric_rules_number().nullish(),
+}, 'a mapping {metric, direction, …}').transform((fields, ctx) => {
+    const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
+    if (regression && fields.direction === undefined)
+        ctx.addIssue({
+            code: 'custom',
+            path: ['direction'],
+            message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}`,
+        });
+    if (!regression && fields.min === undefined && fields.max === undefined)
+        ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
+    const rule = {
+        metric: fields.metric,
+        direction: fields.direction ?? null,
+        maxRegression: fields['max-regression'] ?? null,
+        maxRegressionPercent: fields['max-regression-percent'] ?? null,
+        min: fields.min ?? null,
+        max: fields.max ?? null,
+    };
+    if (rule.min !== null && rule.max !== null && rule.min > rule.max)
+        ctx.addIssue({ code: 'custom', message: `min (${rule.min}) is above max (${rule.max})` });
+    return rule;
+});
+/** The rules, one per metric. */
+const rulesInput = metric_rules_list(ruleInput, { max: 200, noun: 'rules', form: 'a list of rules' }).transform((rules, ctx) => {
+    const seen = new Map();
+    rules.forEach((rule, index) => {
+        const twice = seen.get(rule.metric);
+        if (twice !== undefined)
+            ctx.addIssue({
+                code: 'custom',
+                path: [index, 'metric'],
+                message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})`,
+            });
+        seen.set(rule.metric, index);
+    });
+    return rules;
+});
+/**
+ * Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`).
+ * What must hold between a rule's fields, or between rules, is checked once the fields themselves
+ * are valid.
+ */
+function resolveMetricRules(document) {
+    if (document === undefined || document === null)
+        return { rules: [], problems: ['expected at least one rule, got nothing'] };
+    if (Array.isArray(document) && document.length === 0)
+        return { rules: [], problems: ['expected at least one rule, got an empty list'] };
+    const parsed = rulesInput.safeParse(document);
+    return parsed.success
+        ? { rules: parsed.data, problems: [] }
+        : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
+}
+/** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
+const metricRulesSchema = unknown()
+    .transform((document, ctx) => {
+    const { rules, problems } = resolveMetricRules(document);
+    if (problems.length === 0)
+        return rules;
+    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+    return NEVER;
+});
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/compare.ts
+
+
 // ------------------------------------------------------------------------------------ comparison
 /** Float noise (0.93 − 0.91 = 0.020000000000000018) must not decide a verdict at a limit. */
 const round = (value) => Number(value.toPrecision(12));
@@ -19636,41 +19370,6 @@ function comparisonSummary(result) {
 /** The message a failed step ends with: the failing metrics, each with why. */
 function failureMessage(result) {
     return `Candidate model fails on ${result.failing.length} metric(s): ${result.failing.map((metric) => `${metric.metric} (${metric.detail})`).join('; ')}`;
-}
-// ------------------------------------------------------------------------------------ reading
-/** A path relative to the workspace, without `..` segments. */
-const WORKSPACE_PATH = /^(?![/~])(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-const MAX_REPORT_BYTES = 10 * 1024 * 1024;
-/** Reads a metrics report (a JSON object) from the workspace; a link that leads outside it is refused. Errors name the input. */
-function readMetricsFile(workspace, path, input) {
-    const fail = (message) => {
-        throw new ConfigurationError(`Input '${input}': ${message}`);
-    };
-    let real;
-    try {
-        real = (0,external_node_fs_namespaceObject.realpathSync)((0,external_node_path_namespaceObject.join)(workspace, path));
-    }
-    catch {
-        return fail(`no file at ${path} in the workspace; expected the path of a JSON metrics report relative to the workspace`);
-    }
-    const inside = (0,external_node_path_namespaceObject.relative)((0,external_node_fs_namespaceObject.realpathSync)(workspace), real);
-    if (inside === '' || inside === '..' || inside.startsWith('../') || (0,external_node_path_namespaceObject.isAbsolute)(inside))
-        return fail(`${path} leads outside the workspace; expected a file in the workspace`);
-    const stat = (0,external_node_fs_namespaceObject.statSync)(real);
-    if (!stat.isFile())
-        return fail(`${path} is not a file; expected a JSON metrics report`);
-    if (stat.size > MAX_REPORT_BYTES)
-        return fail(`${path} is ${stat.size} bytes; at most ${MAX_REPORT_BYTES} are read`);
-    let document;
-    try {
-        document = parseMetricsJson((0,external_node_fs_namespaceObject.readFileSync)(real, 'utf8'));
-    }
-    catch (error) {
-        return fail(`${path} is not valid JSON (${error.message.split('\n')[0]}); expected a JSON object of metrics`);
-    }
-    if (document === null || typeof document !== 'object' || Array.isArray(document))
-        return fail(`${path} holds ${show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
-    return document;
 }
 
 ;// CONCATENATED MODULE: ./actions/compare-metrics/src/main.ts

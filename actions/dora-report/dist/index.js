@@ -8874,6 +8874,10 @@ const external_node_os_namespaceObject = require("node:os");
 function escapeData(text) {
     return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text) {
+    return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
 /** A workflow command, `::name::message`. */
 function command(name, message) {
     process.stdout.write(`::${name}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
@@ -8898,7 +8902,7 @@ const runner_runner = {
         if (fileCommand('OUTPUT', name, value))
             return;
         process.stdout.write(external_node_os_namespaceObject.EOL);
-        process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
+        process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
     },
     /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
     saveState(name, value) {
@@ -18969,34 +18973,6 @@ function documentProblems(error, names = {}) {
     return error.issues.map((issue) => describeIssue(issue, names));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
-/**
- * The vocabulary every value is checked with: app names, versions, image references, paths,
- * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
- * same way (an input is refused with the pattern a host's state is read back with).
- */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
-/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
-const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
-/**
- * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
- * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
- */
-const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
-// eslint-disable-next-line no-control-regex
-const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
-/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
-const ANY_TEXT = /^[\s\S]*$/;
-/** A GitHub deployment id. */
-const DEPLOYMENT_ID = /^\d{1,20}$/;
-
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 function quote(word) {
@@ -19101,105 +19077,6 @@ function splitWords(line) {
     if (inWord)
         words.push(current);
     return words;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
-
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]{2,45}$/i;
-function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
-    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-    if (!match)
-        throw new ConfigurationError(expected);
-    const [, user = '', rawHost = '', rawPort] = match;
-    const bracketed = rawHost.startsWith('[');
-    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-    if (!USER.test(user))
-        throw new ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
-    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
-    if (!validHost)
-        throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
-    const port = rawPort === undefined ? 22 : Number(rawPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
-/**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
- */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replaceAll('*', '.*')
-        .replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
@@ -19383,8 +19260,145 @@ function mask(secret) {
         if (line.trim().length >= 4)
             runner_runner.setSecret(line.trim());
 }
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
+
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
+/**
+ * The vocabulary every value is checked with: app names, versions, image references, paths,
+ * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * same way (an input is refused with the pattern a host's state is read back with).
+ */
+const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
+const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
+/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
+const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
+const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/**
+ * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
+ * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
+ */
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
+const ANY_TEXT = /^[\s\S]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^[0-9a-f:.]{2,45}$/i;
+function parseTarget(text) {
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
+    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
+    if (!match)
+        throw new ConfigurationError(expected);
+    const [, user = '', rawHost = '', rawPort] = match;
+    const bracketed = rawHost.startsWith('[');
+    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
+    if (!USER.test(user))
+        throw new ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
+    if (!validHost)
+        throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+    const port = rawPort === undefined ? 22 : Number(rawPort);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
+
+
+function fingerprint(key) {
+    return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+function parseKnownHosts(text) {
+    const entries = [];
+    text.split(/\r?\n/).forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const fields = line.split(/\s+/);
+        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
+        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
+            throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
+        }
+        const [patterns, keyType, keyBase64] = fields;
+        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
+            throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
+        }
+        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
+    });
+    return entries;
+}
+/**
+ * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
+ * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ */
+function hostName(host, port) {
+    const name = host.toLowerCase();
+    return port === 22 ? name : `[${name}]:${port}`;
+}
+function globToRegExp(pattern) {
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
+    return new RegExp(`^${escaped}$`, 'i');
+}
+function matchesHashed(pattern, name) {
+    const [, magic, salt, hash] = pattern.split('|');
+    if (magic !== '1' || !salt || !hash)
+        return false;
+    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+}
+function matches(patterns, name) {
+    if (patterns.startsWith('|'))
+        return matchesHashed(patterns, name);
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
+function verifyHostKey(entries, host, port, key) {
+    const name = hostName(host, port);
+    const print = fingerprint(key);
+    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
+    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
+        return { ok: false, reason: 'revoked', fingerprint: print };
+    const known = forHost.filter((entry) => entry.marker === '');
+    if (known.some((entry) => entry.key.equals(key)))
+        return { ok: true, fingerprint: print };
+    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-settings.ts
+
+
+
+
+
+/**
+ * The host settings: values that several actions share, with the same names and forms, defined
+ * once (the hosts list with each host's overrides, the SSH key and known_hosts, the folders, ports
+ * and nginx command, the locks, the Slack webhook, the access log).
+ */
 const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
     ? undefined
     : 'is not a PEM or OpenSSH private key';
@@ -19421,7 +19435,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
         .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings ' +
+    'or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, ' +
+    'haproxy-socket, haproxy-backend}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
@@ -19667,10 +19683,10 @@ async function listDeployments(context, environment, since, options = {}) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/pipeline/dora.ts
 
-
 /**
  * The four DORA figures from an environment's GitHub deployment history, against the deployment
- * procedure's targets. `computeDora` is pure (time comes in as `now`); `deploymentHistory` fetches (through the GitHub client's `listDeployments`).
+ * procedure's targets. `computeDora` is pure (time comes in as `now`); `deploymentHistory` fetches
+ * (through the GitHub client's `listDeployments`); dora-summary.ts shows them.
  *
  * Definitions:
  * - A deployment's **outcome** is its latest status: `success`, or `failure`/`error` (failed);
@@ -19809,8 +19825,18 @@ function computeDora(deployments, options) {
         changeFailureRate: figure('change failure rate', 'ratio', DORA_TARGETS.changeFailureRate, failureRate, decided, rateDetail, 4),
     };
 }
-// ------------------------------------------------------------------------------------------------
-// Presentation (pure).
+/** The environment's deployments since `since`, with the commit time looked up where lead time needs it: a successful change whose payload has none. */
+function deploymentHistory(context, environment, since, options = {}) {
+    return listDeployments(context, environment, since, {
+        ...options,
+        commitTimeFor: (entry) => !entry.rollback && deploymentOutcome(entry).outcome === 'success',
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/dora-summary.ts
+
+
+/** The DORA figures as the step summary shows them (pure): one row per figure, against its target. */
 function formatValue(value, unit) {
     if (unit === 'ratio')
         return `${round(value * 100, 2)}%`;
@@ -19843,16 +19869,11 @@ function doraSummary(environment, report) {
             `${figure.samples} (${figure.detail})`,
         ])),
         '',
-        `From ${report.window.from} to ${report.window.to}: ${plural(deployments.total, 'deployment')} (${deployments.successful} successful, ${deployments.failed} failed, ${deployments.pending} without an outcome yet, ${plural(deployments.rollbacks, 'rollback')}).`,
+        `From ${report.window.from} to ${report.window.to}: ${plural(deployments.total, 'deployment')} ` +
+            `(${deployments.successful} successful, ${deployments.failed} failed, ` +
+            `${deployments.pending} without an outcome yet, ${plural(deployments.rollbacks, 'rollback')}).`,
         '',
     ].join('\n');
-}
-/** The environment's deployments since `since`, with the commit time looked up where lead time needs it: a successful change whose payload has none. */
-function deploymentHistory(context, environment, since, options = {}) {
-    return listDeployments(context, environment, since, {
-        ...options,
-        commitTimeFor: (entry) => !entry.rollback && deploymentOutcome(entry).outcome === 'success',
-    });
 }
 
 ;// CONCATENATED MODULE: ./actions/dora-report/src/main.ts

@@ -9026,6 +9026,10 @@ const external_node_os_namespaceObject = require("node:os");
 function escapeData(text) {
     return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text) {
+    return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
 /** A workflow command, `::name::message`. */
 function command(name, message) {
     process.stdout.write(`::${name}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
@@ -9050,7 +9054,7 @@ const runner_runner = {
         if (fileCommand('OUTPUT', name, value))
             return;
         process.stdout.write(external_node_os_namespaceObject.EOL);
-        process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
+        process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
     },
     /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
     saveState(name, value) {
@@ -9376,7 +9380,7 @@ function toShell(argv) {
     return argv.map(quote).join(' ');
 }
 /** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
-function shell_script(name, body, args) {
+function script(name, body, args) {
     return ['sh', '-c', body, name, ...args];
 }
 /**
@@ -9600,9 +9604,9 @@ function onEachHost(hosts, limit, options, task) {
  * same way (an input is refused with the pattern a host's state is read back with).
  */
 const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const patterns_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-const patterns_IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 /** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
@@ -9621,7 +9625,188 @@ const ANY_TEXT = /^[\s\S]*$/;
 /** A GitHub deployment id. */
 const DEPLOYMENT_ID = /^\d{1,20}$/;
 
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/root-only.ts
+/**
+ * The one check, in shell, that only root may change a file root installs or runs: hosts' set-up
+ * (hostsetup-script.ts) installs root's files with it, and the switch helper's upkeep verbs
+ * (traffic/upkeep.ts) run an admin's hook or logrotate configuration only after it. Both run as
+ * root on a host.
+ */
+const ROOT_ONLY_SHELL = `# Whether the directory $1, and every one above it up to /, is root's and may be written by root alone:
+# a file put there cannot be swapped by anyone else between its check and its use. Those above it may
+# also be root's with the sticky bit, as /tmp, where nobody else may rename or remove root's entries;
+# with a second argument \`no\`, $1 itself may be too.
+root_only() {
+  d=$1; own=\${2:-yes}
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+# Whether $1 is a regular file (not a link) that only root may write, in directories up to / that only
+# root may write (sticky ones as /tmp excepted): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  root_only "$(dirname "$1")" no
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup-script.ts
+
+
+/**
+ * host-setup's shell, run on a host as the admin login (hostsetup.ts builds its arguments): where
+ * nginx is as root sees it, then the set-up itself, one step after another, each printing
+ * `changed=`, `ok=` or `todo=` (or `fatal=` when it cannot start).
+ */
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = `name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`;
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = `set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
+app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || {
+  echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and \\
+authorize the deploy key in ~$user/.ssh/authorized_keys"
+  exit 0
+}
+group=$(id -gn "$user")
+err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
+
+${ROOT_ONLY_SHELL}
+# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
+# target's own directory, then a rename (which replaces a link rather than writing through it).
+install_root() {
+  dir=$(dirname "$1")
+  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
+  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
+  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
+  as_root rm -f "$tmp"; return 1
+}
+same_root_file() { # target mode: already root's, with that mode and the text in $text
+  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
+}
+
+if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
+elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
+else echo "todo=state directory $state_dir: $(cat "$err")"; fi
+
+# Another router than nginx: no include (its own part is the router's).
+if [ "$drive_nginx" = yes ]; then
+# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
+include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
+if [ ! -d "$include_dir" ]; then
+  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"
+  else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
+elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then
+  echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
+else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+for f in "$include_dir"/* "$include_dir"/.[!.]*; do
+  { [ -e "$f" ] || [ -L "$f" ]; } || continue
+  owner=$(stat -c %U "$f")
+  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
+done
+fi
+
+# The helper, root's: with nginx, the switch and the maintenance verbs; without (another router),
+# the maintenance verbs alone (the package upgrade and the log rotation, as root).
+if [ "$drive_nginx" = yes ]; then helper_does="it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+else helper_does="no nginx here: it runs the maintenance's package upgrade and log rotation as root (nginx-command: sudo -n $helper)"; fi
+printf '%s\\n' "$helper_text" > "$text"
+if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
+elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: $helper_does"
+else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
+
+printf '%s' "$rule_text" > "$text"
+if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
+elif install_root "$sudoers_file" 0440 2>>"$err"; then
+  echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
+else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
+
+if [ -n "$access_log" ]; then
+  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
+  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
+  else
+    case $access_log in
+      *.log)
+        if [ ! -e "$access_log" ]; then
+          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"
+          else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
+        fi
+        if [ -f "$access_log" ]; then
+          log_group=$(stat -c %G "$access_log")
+          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
+            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
+          fi
+          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
+          elif ! command -v setfacl >/dev/null 2>&1; then
+            echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
+          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
+          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
+          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
+          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
+            [ -f "$conf" ] || continue
+            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
+            set -f
+            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
+            set +f
+            [ "$covered" = yes ] || continue
+            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
+              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: \\
+change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
+            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
+          done
+        fi ;;
+      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
+    esac
+  fi
+fi
+
+[ "$drive_nginx" = yes ] || exit 0
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" > "$text"
+  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
+    echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi
+
+# The app's split variable before its first deploy: a server block may then name it (requests get
+# 502 until that deploy's switch replaces this file with the real split).
+if [ -n "$app" ]; then
+  file="$include_dir/agent-loop-$app.conf"
+  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
+  else
+    printf '%s\n' "$placeholder_text" > "$text"
+    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
+      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
+    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
+  fi
+fi`;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
 
 
 
@@ -9635,10 +9820,14 @@ const DEPLOYMENT_ID = /^\d{1,20}$/;
  * sure nginx knows the agent_loop log format and includes the include directory. Every file is
  * written as a temporary file in a directory that only root may write, then renamed into place.
  * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
- * `ok` or `todo`.
+ * `ok` or `todo`. A host whose traffic goes through another router (HAProxy) has no nginx to set
+ * up: it gets the state directory, the access log, and the helper with its maintenance verbs alone
+ * (the package upgrade and the log rotation as root) with the same sudoers rule.
  */
 /** The access log format the canary monitor reads (one JSON object per request). */
-const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,' +
+    '"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",' +
+    '"upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 /**
  * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
@@ -9661,149 +9850,13 @@ function sudoersRule(deployUser, helperPath) {
 function deployNginxCommand(helperPath) {
     return ['sudo', '-n', helperPath].join(' ');
 }
-/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
-const LOCATE_SCRIPT = `name=$1
-if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
-[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
-case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`;
-function locateCommand(name) {
-    return shell_script('al-locate', LOCATE_SCRIPT, [name]);
-}
-const SETUP_SCRIPT = `set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
-if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
-elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
-else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
-id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
-group=$(id -gn "$user")
-err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
-
-# A directory, and every one above it, that only root may write (above it, also root's with the
-# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
-# cannot be swapped by anyone else between its check and its use.
-root_only() {
-  d=$1; own=yes
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
-    own=no
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
-# target's own directory, then a rename (which replaces a link rather than writing through it).
-install_root() {
-  dir=$(dirname "$1")
-  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
-  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
-  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
-  as_root rm -f "$tmp"; return 1
-}
-same_root_file() { # target mode: already root's, with that mode and the text in $text
-  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
-}
-
-if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
-elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
-else echo "todo=state directory $state_dir: $(cat "$err")"; fi
-
-# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
-if [ "$drive_nginx" = yes ]; then
-# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
-include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
-if [ ! -d "$include_dir" ]; then
-  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
-elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
-else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-for f in "$include_dir"/* "$include_dir"/.[!.]*; do
-  { [ -e "$f" ] || [ -L "$f" ]; } || continue
-  owner=$(stat -c %U "$f")
-  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
-done
-
-printf '%s\\n' "$helper_text" > "$text"
-if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
-elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
-else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
-
-printf '%s' "$rule_text" > "$text"
-if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
-elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
-else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
-fi
-
-if [ -n "$access_log" ]; then
-  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
-  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
-  else
-    case $access_log in
-      *.log)
-        if [ ! -e "$access_log" ]; then
-          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
-        fi
-        if [ -f "$access_log" ]; then
-          log_group=$(stat -c %G "$access_log")
-          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
-            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
-          fi
-          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
-          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
-          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
-          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
-          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
-          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
-            [ -f "$conf" ] || continue
-            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
-            set -f
-            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
-            set +f
-            [ "$covered" = yes ] || continue
-            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
-              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
-            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
-          done
-        fi ;;
-      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
-    esac
-  fi
-fi
-
-[ "$drive_nginx" = yes ] || exit 0
-config=$(as_root "$@" -T 2>/dev/null || true)
-case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
-  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
-if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
-else
-  file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" > "$text"
-  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
-  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
-fi
-
-# The app's split variable before its first deploy: a server block may then name it (requests get
-# 502 until that deploy's switch replaces this file with the real split).
-if [ -n "$app" ]; then
-  file="$include_dir/agent-loop-$app.conf"
-  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
-  else
-    printf '%s\n' "$placeholder_text" > "$text"
-    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
-      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
-    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
-  fi
-fi`;
 /** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
-const hostsetup_drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
+const drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
 /**
  * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
  * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
- * only the state directory and the access log: nginxPath and helperText are not used.
+ * no include directory and no nginx (nginxPath is not used): the state directory, the access log,
+ * and the helper with its maintenance verbs alone, with its sudoers rule.
  */
 function setupCommand(plan, nginxPath, helperText) {
     if (!USER_NAME.test(plan.deployUser))
@@ -9815,7 +9868,7 @@ function setupCommand(plan, nginxPath, helperText) {
     const app = placeholder === '' ? '' : (plan.app ?? '');
     if (app !== '' && !APP_NAME.test(app))
         throw new errors_ConfigurationError(`'${app}' is not an app name`);
-    return shell_script('al-host-setup', SETUP_SCRIPT, [
+    return script('al-host-setup', SETUP_SCRIPT, [
         plan.deployUser,
         plan.stateDir,
         plan.includeDir,
@@ -9827,8 +9880,8 @@ function setupCommand(plan, nginxPath, helperText) {
         helperText,
         app,
         placeholder,
-        hostsetup_drivesNginx(plan) ? 'yes' : 'no',
-        ...(hostsetup_drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
+        drivesNginx(plan) ? 'yes' : 'no',
+        ...(drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
     ]);
 }
 function parseSetup(host, output) {
@@ -9850,11 +9903,13 @@ function parseSetup(host, output) {
 }
 /**
  * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
- * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there (for
+ * another router than nginx, for no nginx: `[]`).
  */
 async function setupHost(remote, plan, helperFor) {
-    if (!hostsetup_drivesNginx(plan)) {
-        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
+    if (!drivesNginx(plan)) {
+        // No nginx to locate: the helper holds the maintenance verbs alone.
+        const result = await remote.run(setupCommand(plan, '', helperFor([])), { timeoutMs: 120_000 });
         const report = parseSetup(remote.label, result.stdout);
         if (result.code !== 0 && !report.fatal)
             throw new errors_HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
@@ -9879,7 +9934,174 @@ async function setupHost(remote, plan, helperFor) {
     return report;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-confirm.ts
+/**
+ * The switch helper's confirmation (nginx-helper.ts), once `nginx -s reload` has exited 0: the
+ * new weights are confirmed when a worker this reload started serves them and no process of the
+ * previous configuration takes a request any more; otherwise the previous include is put back and
+ * nginx reloaded onto it (exit 22). `CLOCK_SHELL` (the clock and a process's state from /proc) goes
+ * before the helper writes the file; `CONFIRM_SHELL` ends the helper's text.
+ */
+const CLOCK_SHELL = `# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
+# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
+# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
+proc_stat() {
+  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
+  set -- \${line##*) }
+  [ $# -ge 20 ] || return 1
+  state=$1; ppid=$2; shift 19; start=$1
+}`;
+const CONFIRM_SHELL = `deadline=$(( started + confirm_ms ))
+# Workers of the previous configuration that only finish connections they had before the reload are
+# awaited for a fifth of that (a second at most), then reported as draining.
+drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
+drain_until=$(( started + drain ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Confirmed means that no process of the previous configuration takes a request any more. nginx's
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
+# its listening sockets, finishes the connections it has (a request on one of them still gets the old
+# weights, however late it comes) and exits. So the worker that answered must be one this reload
+# started, as /proc here shows it (a pid from another PID namespace names another process here), and
+# every other child of its master started before the reload must have exited or, once the drain time
+# is over, hold no listening socket. What cannot be seen is never taken as done.
+kids_of() {
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
+  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
+  for stat in /proc/[0-9]*/stat; do
+    kid=\${stat#/proc/}; kid=\${kid%/stat}
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
+  done
+}
+# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
+# that cannot be read counts as one.
+listens() {
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
+  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
+    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
+    END {
+      split("tcp tcp6", kinds, " ")
+      for (k = 1; k <= 2; k++) {
+        file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 }
+      }
+      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
+      exit 1
+    }'
+}
+# True once no process of the previous configuration under master $1 can take a request: all have
+# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
+old_settled() {
+  now_ms; left=0; holder=
+  kids_of "$1"
+  for kid in $kids; do
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
+    left=$(( left + 1 )); holder=$kid
+    [ "$ms" -ge "$drain_until" ] || continue
+    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
+    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
+    if listens "$kid" "$1"; then return 1; fi
+  done
+  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
+}
+# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
+# the previous configuration could take a request, K of them still finishing connections they had.
+# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
+first=; why=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
+  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
+  proc_stat "$worker" || {
+    why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"
+    return 1; }
+  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
+  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
+    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started \\
+(does nginx run in another PID namespace?), $unseen"
+    return 3; }
+  master=$ppid
+  until old_settled "$master"; do
+    [ "$ms" -lt "$deadline" ] || {
+      why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
+    sleep 0.01
+  done
+  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
+}
+await_served() {
+  code=1
+  while IFS= read -r body; do
+    served "$body"; code=$?
+    [ "$code" -lt 3 ] || break
+    now_ms; [ "$ms" -lt "$deadline" ] || break
+  done
+  printf '%s' "$why"; return "$code"
+}
+polls=$(( confirm_ms / 20 + 1 ))
+why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null |
+  await_served); code=$?
+case $why in "live "*) echo "$why"; exit 0 ;; esac
+while [ "$code" -lt 3 ]; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body"; code=$?
+  [ "$code" -ge 3 ] || sleep 0.02
+done
+[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
+# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-render.ts
+/**
+ * The switch helper's template (nginx-helper.ts): the shell function `render` that prints an
+ * app's traffic include from the helper's checked arguments (`$app`, `$name`, the ports, the
+ * weights, the split key and `$status`, the header's JSON). The include holds both colors'
+ * upstreams, a `split_clients` (or a `map` at 0/100) that picks one per request, and the status
+ * server that tells which weights are live.
+ */
+const RENDER_SHELL = `render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  upstream='upstream %s_%s {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n'
+  printf "$upstream" "$name" blue "$blue_port" "$green_port"
+  printf "$upstream" "$name" green "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n" "$app"
+  printf "        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "\${status%?}"
+}`;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+
 /**
  * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
  * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
@@ -9900,22 +10122,7 @@ async function setupHost(remote, plan, helperFor) {
 /** Where an admin puts the program that replaces apt-get for `upgrade`. */
 const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
 /** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
-const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
-# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
-root_alone() {
-  [ -f "$1" ] && [ ! -L "$1" ] || return 1
-  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
-  [ "\${2-}" = 0 ] || return 1
-  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
-  d=$(dirname "$1")
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
+const UPKEEP_SCRIPT = `${ROOT_ONLY_SHELL}
 upkeep() {
   verb=$1; shift
   out=$(mktemp) || die 41 "could not make a temporary file"
@@ -9937,7 +10144,8 @@ upkeep() {
       [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
       config=\${1:-/etc/logrotate.conf}
       case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
-      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..)
+        die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
       root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
       if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
       tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
@@ -9945,6 +10153,8 @@ upkeep() {
 }`;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+
 
 
 /**
@@ -9970,14 +10180,14 @@ upkeep() {
  * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
  */
 /** Where host-setup installs the helper unless told otherwise. */
-const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+const SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
 /** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
 const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
 /**
  * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
  * else null: the command is nginx itself, run by a user nginx already trusts.
  */
-function nginx_helper_switchHelperPath(nginxCommand) {
+function switchHelperPath(nginxCommand) {
     let words = [...nginxCommand];
     if (words[0] === 'sudo') {
         words = words.slice(1);
@@ -9993,14 +10203,20 @@ function nginx_helper_switchHelperPath(nginxCommand) {
  * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
  * or its text as `sh -c` with the host's include directory and nginx command.
  */
-function nginx_helper_nginxControl(nginxCommand, includeDir) {
-    return nginx_helper_switchHelperPath(nginxCommand)
+function nginxControl(nginxCommand, includeDir) {
+    if (nginxCommand.length === 0)
+        throw new Error('empty nginx command');
+    return switchHelperPath(nginxCommand)
         ? [...nginxCommand]
-        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+        : script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
 }
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
+/**
+ * The file host-setup installs: root's PATH, then the same text `nginxControl` sends. With no nginx
+ * (`nginx: []`, a host whose traffic goes through another router, e.g. HAProxy), the same program,
+ * installed for its maintenance verbs: its nginx verbs find no nginx to run (exit 127).
+ */
 function helperFile(target) {
-    if (!target.nginx[0]?.startsWith('/'))
+    if (target.nginx.length > 0 && !target.nginx[0]?.startsWith('/'))
         throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
     return [
         '#!/bin/sh',
@@ -10013,11 +10229,11 @@ function helperFile(target) {
     ].join('\n');
 }
 function helperBody(target) {
-    if (target.nginx.length === 0)
-        throw new Error('empty nginx command');
     return [
         `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
-        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
+        target.nginx.length > 0
+            ? `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`
+            : '# No nginx on this host: the maintenance verbs alone are used.\nrun_nginx() { return 127; }',
         HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
     ].join('\n');
 }
@@ -10040,7 +10256,8 @@ verb=\${1-}; [ $# -eq 0 ] || shift
 config_check() {
   if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
   case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
-  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  case $out in *"Permission denied"*)
+    checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
   where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
   if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
   return 1
@@ -10076,7 +10293,8 @@ case $verb in
     server_facts "$1" "$2"; exit $? ;;
   upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | \\
+render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
@@ -10107,48 +10325,19 @@ case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
 name=agent_loop_; rest=$app
 while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
 status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
-render() {
-  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
-  printf '# agent-loop: %s\\n' "$status"
-  # Each color's upstream lists the other color as a backup: a request that an old worker still
-  # sends to a color just stopped (connection refused) is retried on the other one. Only
-  # connection errors fall back; an HTTP error from a color is its own.
-  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
-  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
-  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
-    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
-    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
-  else
-    # The smaller share is listed with its percentage, the larger takes the rest.
-    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
-    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
-  fi
-  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
-  # The answer also names the worker that gave it ($pid), for the confirmation below.
-  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
-}
+${RENDER_SHELL}
 [ "$verb" = render ] && { render; exit 0; }
 
-# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
-# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
-# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
-proc_stat() {
-  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
-  set -- \${line##*) }
-  [ $# -ge 20 ] || return 1
-  state=$1; ppid=$2; shift 19; start=$1
-}
+${CLOCK_SHELL}
 dir=$include_dir
 file="$dir/agent-loop-$app.conf"
 [ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
 # nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
 set -- $(stat -c '%u %a' "$dir")
-[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
-case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): \\
+whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367])
+  die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
 [ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
 tmp=; backup=
 trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
@@ -10175,111 +10364,7 @@ if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
   if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
   restore; die 20 "$checked"
 fi
-deadline=$(( started + confirm_ms ))
-# Workers of the previous configuration that only finish connections they had before the reload are
-# awaited for a fifth of that (a second at most), then reported as draining.
-drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
-drain_until=$(( started + drain ))
-status_url="http://127.0.0.1:$status_port/agent-loop/$app"
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
-# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
-# loop below polls the slow way for the time that is left.
-# Confirmed means that no process of the previous configuration takes a request any more. nginx's
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
-# its listening sockets, finishes the connections it has (a request on one of them still gets the old
-# weights, however late it comes) and exits. So the worker that answered must be one this reload
-# started, as /proc here shows it (a pid from another PID namespace names another process here), and
-# every other child of its master started before the reload must have exited or, once the drain time
-# is over, hold no listening socket. What cannot be seen is never taken as done.
-kids_of() {
-  kids=
-  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
-  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
-  for stat in /proc/[0-9]*/stat; do
-    kid=\${stat#/proc/}; kid=\${kid%/stat}
-    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
-  done
-}
-# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
-# that cannot be read counts as one.
-listens() {
-  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
-  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
-    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
-    END {
-      split("tcp tcp6", kinds, " ")
-      for (k = 1; k <= 2; k++) { file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 } }
-      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
-      exit 1
-    }'
-}
-# True once no process of the previous configuration under master $1 can take a request: all have
-# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
-old_settled() {
-  now_ms; left=0; holder=
-  kids_of "$1"
-  for kid in $kids; do
-    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
-    left=$(( left + 1 )); holder=$kid
-    [ "$ms" -ge "$drain_until" ] || continue
-    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
-    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
-    if listens "$kid" "$1"; then return 1; fi
-  done
-  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
-}
-# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
-# the previous configuration could take a request, K of them still finishing connections they had.
-# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
-first=; why=
-served() {
-  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
-  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
-  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
-  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
-  proc_stat "$worker" || { why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"; return 1; }
-  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
-  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
-    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started (does nginx run in another PID namespace?), $unseen"; return 3; }
-  master=$ppid
-  until old_settled "$master"; do
-    [ "$ms" -lt "$deadline" ] || { why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
-    sleep 0.01
-  done
-  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
-}
-await_served() {
-  code=1
-  while IFS= read -r body; do
-    served "$body"; code=$?
-    [ "$code" -lt 3 ] || break
-    now_ms; [ "$ms" -lt "$deadline" ] || break
-  done
-  printf '%s' "$why"; return "$code"
-}
-polls=$(( confirm_ms / 20 + 1 ))
-why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served); code=$?
-case $why in "live "*) echo "$why"; exit 0 ;; esac
-while [ "$code" -lt 3 ]; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body"; code=$?
-  [ "$code" -ge 3 ] || sleep 0.02
-done
-[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
-# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this program outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
-fi
-restore
-if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
+${CONFIRM_SHELL}`;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
 /**
@@ -10297,7 +10382,7 @@ function show_printable(text, max = 60) {
  * is, and for a list or a mapping only what it is (a message names the field; the whole value
  * may be large or secret).
  */
-function show_show(value, max = 60) {
+function show(value, max = 60) {
     if (value === undefined)
         return 'nothing';
     if (value === null)
@@ -19929,19 +20014,19 @@ const isRejected = (release) => BAD.includes(release.status);
 
 
 
-
-
 /**
  * What a host remembers about an app: which color serves, what runs in each color, every release
  * with what became of it, and the traffic change in flight (written before nginx is touched).
- * Written atomically (temporary file + rename), changed only under the lock, and every step is
- * appended to an audit log.
+ * Written atomically (temporary file + rename, `state-write.ts`), changed only under the lock
+ * (`lock.ts`), and every step is appended to an audit log (`audit.ts`). This module is the model:
+ * the file's schema, its paths, and how its text is read and checked.
  */
 const colorSchema = schemas_enum(COLORS);
 // Everything read back from a host is validated with the inputs' own patterns: a state file is
-// data another party may have written, never something to print or run as it is.
-const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
-const state_image = schemas_string().regex(patterns_IMAGE_REF, 'an image reference');
+// data another party may have written, never something to print or run as it is. The lock's owner
+// file is read with the same fields (lock-owner.ts).
+const state_version = schemas_string().regex(VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
 const imageOrEmpty = union([literal(''), state_image]);
 const plainText = (max) => schemas_string()
     .max(max)
@@ -20045,113 +20130,6 @@ const appStateSchema = object({
     history: array(historyEntry),
     updatedAt: state_time,
 });
-/** Folds text to one line of printable characters (for a release's note). */
-function oneLine(text) {
-    // eslint-disable-next-line no-control-regex
-    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
-}
-const HISTORY_LIMIT = 200;
-const RELEASE_LIMIT = 50;
-function emptyState(app, now) {
-    return {
-        schema: 2,
-        app,
-        active: null,
-        colors: {},
-        canary: null,
-        releases: [],
-        pending: null,
-        history: [],
-        updatedAt: now,
-    };
-}
-function withHistory(state, entry) {
-    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
-}
-function newReleaseId() {
-    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-function addRelease(state, release) {
-    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
-}
-function updateRelease(state, id, change) {
-    if (!id)
-        return state;
-    return {
-        ...state,
-        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
-    };
-}
-/** The release serving all (or, during a canary, most) traffic. */
-function liveRelease(state) {
-    return [...state.releases].reverse().find((release) => release.status === 'live');
-}
-/** Releases one can roll back to by name: image known, newest first, one per version. */
-function rollbackCandidates(state) {
-    const seen = new Set();
-    return [...state.releases].reverse().filter((release) => {
-        if (seen.has(release.version))
-            return false;
-        seen.add(release.version);
-        return true;
-    });
-}
-/**
- * A state written by an older version (schema 1) has only its history: rebuild the releases
- * from it, so `previous` means the same thing on an upgraded host.
- */
-function migrateState(state) {
-    if (state.schema === 2)
-        return state;
-    let next = { ...state, schema: 2, releases: [], pending: null };
-    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
-    for (const entry of state.history) {
-        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
-            continue;
-        if (entry.action === 'deploy') {
-            const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success'
-                ? first
-                    ? 'live'
-                    : 'canary'
-                : entry.outcome === 'cancelled'
-                    ? 'cancelled'
-                    : 'failed';
-            next = addRelease(next, {
-                id: newReleaseId(),
-                version: entry.version,
-                image: entry.image,
-                color: entry.color,
-                runId: entry.runId,
-                deployedAt: entry.time,
-                status,
-                servedAt: first ? entry.time : null,
-                restoredAt: null,
-                endedAt: null,
-                note: 'rebuilt from the history',
-            });
-        }
-        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
-            const previous = liveRelease(next);
-            const target = find(entry.version);
-            if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, {
-                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
-                    endedAt: entry.time,
-                });
-            for (const release of next.releases)
-                if (release.status === 'canary' && release.id !== target?.id)
-                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
-            if (target)
-                next = updateRelease(next, target.id, {
-                    status: 'live',
-                    servedAt: target.servedAt ?? entry.time,
-                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
-                });
-        }
-    }
-    return next;
-}
 function statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
     return {
@@ -20163,6 +20141,207 @@ function statePaths(stateDir, app) {
         hold: `${dir}/hold`,
     };
 }
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class state_StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    name = 'StateUnreadable';
+    /** What the step summary says to do: a plain re-run would meet the same file. */
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), ' +
+        'which rebuilds the state from the audit log and the live weights and says what it found.';
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function state_parseState(text, app) {
+    let document;
+    try {
+        document = JSON.parse(text);
+    }
+    catch {
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
+    }
+    const parsed = appStateSchema.safeParse(document);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return {
+            ok: false,
+            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
+        };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+/**
+ * The state file's text, only in a form the next run will read back: a value that does not fit (an
+ * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
+ */
+function state_stateText(host, state) {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    const check = state_parseState(text, state.app);
+    if (!check.ok)
+        throw new HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+    return text;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/audit.ts
+
+
+
+async function audit(remote, paths, record) {
+    await runChecked(remote, fileCommands.appendLine(paths.audit), 'writing the audit log', {
+        stdin: `${JSON.stringify(record)}\n`,
+    });
+}
+const auditCommands = {
+    /** The last state the audit log recorded (repair). */
+    lastAuditedState(auditPath) {
+        return script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+    },
+};
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/lock.ts
+
+
+
+
+/**
+ * A host's lock for one app: a folder made in one atomic step with its owner file inside, kept alive
+ * by a heartbeat, released only by its owner, broken only when stale, taken over only when ownerless.
+ */
+const lockCommands = {
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * (nothing for a lock without an owner file) and exit 1.
+     */
+    acquireLock(lockDir) {
+        return script('al-lock', [
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            // A rename replaces an empty folder: without this check, a lock folder an operator made by
+            // hand (mkdir lock) to stop deploys would be taken silently.
+            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            '  rm -rf "$tmp"',
+            'fi',
+            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
+            'printf "%s" "$owner"',
+            'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /**
+     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+     * none: exit 5 when an owner file has appeared since it was read.
+     */
+    takeOverLock(lockDir) {
+        return script('al-unlock-ownerless', [
+            'set -u',
+            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+            'rm -rf "$aside"',
+        ].join('\n'), [lockDir]);
+    },
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
+    },
+    /**
+     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+     * removed, so no one ever sees it as a folder without its owner file.
+     */
+    releaseLock(lockDir, token) {
+        return script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then ' +
+            'aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; ' +
+            'mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
+    },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; ' +
+            'cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+};
+/** Takes the app's lock on a host; returns a function that releases it. */
+async function acquireLock(remote, paths, owner, options) {
+    let deadline = options.now() + options.waitSeconds * 1000;
+    let asked = false;
+    for (;;) {
+        const result = await remote.run(lockCommands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        if (result.code === 0 && result.stdout.trim() === 'acquired') {
+            return async () => {
+                await remote.run(lockCommands.releaseLock(paths.lock, owner.token));
+            };
+        }
+        if (result.code === 4)
+            continue;
+        if (result.code !== 1)
+            throw new HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+        const [header = '', ...rest] = result.stdout.split('\n');
+        const [, seen = '0', hostNow = '0'] = header.split(' ');
+        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
+        const holder = parseLockOwner(rest.join('\n'));
+        if (!holder && options.takeOver) {
+            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
+            const taken = await remote.run(lockCommands.takeOverLock(paths.lock));
+            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
+            if (taken.code !== 0 && taken.code !== 5)
+                throw new HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+            continue;
+        }
+        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
+        const stale = holder !== null && ageSeconds > options.staleSeconds;
+        if (stale && options.breakStale) {
+            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
+            await runChecked(remote, lockCommands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+            continue;
+        }
+        if (!stale && !asked && options.onHeld) {
+            asked = true;
+            const atLeast = await options.onHeld(holder);
+            deadline = Math.max(deadline, options.now() + atLeast * 1000);
+        }
+        if (stale || options.now() >= deadline)
+            throw new LockHeld(remote.label, holder, ageSeconds, stale);
+        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state-write.ts
+
+
+
+
+
+
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
  * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
@@ -20209,9 +20388,9 @@ function writeArgs(writes) {
 }
 /** An unguessable part for temporary names. */
 const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
-const commands = {
+const state_write_fileCommands = {
     readFile(path) {
-        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+        return script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
     },
     /**
      * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
@@ -20222,7 +20401,11 @@ const commands = {
      * error on a short input.
      */
     writeFileAtomic(path, mode = '644', bytes) {
-        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+        return script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); ' +
+            'trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; ' +
+            'if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then ' +
+            'echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; ' +
+            'chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
     },
     /**
      * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
@@ -20233,132 +20416,22 @@ const commands = {
         const args = writeArgs(writes);
         if (!args)
             return null;
-        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
+        return script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n` +
+            `[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
     },
     appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
-    },
-    /**
-     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
-     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
-     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-     * (nothing for a lock without an owner file) and exit 1.
-     */
-    acquireLock(lockDir) {
-        return shell_script('al-lock', [
-            'parent=$(dirname "$1")',
-            'mkdir -p "$parent" || exit 3',
-            // A rename replaces an empty folder: without this check, a lock folder an operator made by
-            // hand (mkdir lock) to stop deploys would be taken silently.
-            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
-            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-            '  rm -rf "$tmp"',
-            'fi',
-            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
-            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
-            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
-            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
-            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
-            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'printf "%s" "$owner"',
-            'exit 1',
-        ].join('\n'), [lockDir]);
-    },
-    /**
-     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
-     * none: exit 5 when an owner file has appeared since it was read.
-     */
-    takeOverLock(lockDir) {
-        return shell_script('al-unlock-ownerless', [
-            'set -u',
-            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
-            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
-            'rm -rf "$aside"',
-        ].join('\n'), [lockDir]);
-    },
-    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
-    breakLock(lockDir, staleSeconds) {
-        return shell_script('al-unlock-stale', [
-            'set -u',
-            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
-            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
-        ].join('\n'), [lockDir, String(staleSeconds)]);
-    },
-    /**
-     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
-     * removed, so no one ever sees it as a folder without its owner file.
-     */
-    releaseLock(lockDir, token) {
-        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
-    },
-    /**
-     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
-     * its version only once it has read the state under the lock: a monitor, its canary's.
-     */
-    relabelLock(lockDir, token) {
-        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
-    },
-    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
-    heartbeat(lockDir, token) {
-        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
-        // post step run) must not create a file in the lock's place, which would block every next run.
-        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-    },
-    /** The last state the audit log recorded (repair). */
-    lastAuditedState(auditPath) {
-        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+        return script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
     },
 };
-// --- running them --------------------------------------------------------------------------
 async function readRemoteFile(remote, path) {
-    const output = await runChecked(remote, commands.readFile(path), `reading ${path}`);
+    const output = await runChecked(remote, state_write_fileCommands.readFile(path), `reading ${path}`);
     const newline = output.indexOf('\n');
     return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
 }
 async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+    await ssh_runChecked(remote, state_write_fileCommands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
         stdin: content,
     });
-}
-/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
-class StateUnreadable extends errors_HostError {
-    path;
-    problem;
-    name = 'StateUnreadable';
-    /** What the step summary says to do: a plain re-run would meet the same file. */
-    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
-    constructor(host, path, problem) {
-        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
-        this.path = path;
-        this.problem = problem;
-    }
-}
-function parseState(text, app) {
-    let document;
-    try {
-        document = JSON.parse(text);
-    }
-    catch {
-        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
-    }
-    const parsed = appStateSchema.safeParse(document);
-    if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return {
-            ok: false,
-            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
-        };
-    }
-    if (parsed.data.app !== app)
-        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
-    return { ok: true, state: migrateState(parsed.data) };
 }
 async function readState(remote, paths, app, now) {
     const text = await readRemoteFile(remote, paths.state);
@@ -20368,17 +20441,6 @@ async function readState(remote, paths, app, now) {
     if (!parsed.ok)
         throw new StateUnreadable(remote.label, paths.state, parsed.problem);
     return parsed.state;
-}
-/**
- * The state file's text, only in a form the next run will read back: a value that does not fit (an
- * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
- */
-function stateText(host, state) {
-    const text = `${JSON.stringify(state, null, 2)}\n`;
-    const check = parseState(text, state.app);
-    if (!check.ok)
-        throw new HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
-    return text;
 }
 async function writeState(remote, paths, state) {
     await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
@@ -20393,13 +20455,15 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
     const writes = [{ path: paths.state, content: text, mode: '644' }];
     if (auditLines)
         writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
-    const argv = commands.writeFiles(writes);
+    const argv = state_write_fileCommands.writeFiles(writes);
     if (!argv) {
         // Too large to go inside one command: the state on stdin, then the audit lines.
         await writeRemoteFile(remote, paths.state, text);
         if (!auditLines)
             return null;
-        return runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
+        return runChecked(remote, state_write_fileCommands.appendLine(paths.audit), 'writing the audit log', {
+            stdin: auditLines,
+        }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
     }
     const result = await remote.run(argv);
     if (result.code === 0)
@@ -20409,423 +20473,21 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
         return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
     throw new HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
-async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', {
-        stdin: `${JSON.stringify(record)}\n`,
-    });
-}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/commands.ts
+
+
+
+/** Every command the state, the lock and the audit log send to a host (each returns an argv, run elsewhere). */
+const commands = { ...state_write_fileCommands, ...lockCommands, ...auditCommands };
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-commands.ts
+
 /**
- * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
- * a version it does not name yet: a lock's owner is read back with these, like the state.
+ * The HAProxy router's commands to a host: the switch (set the weights on HAProxy's admin socket
+ * and read them back, with the write-ahead record and the outcome in the same command) and the
+ * read of what HAProxy serves. `CLI_SHELL` is their shell for the socket, also the doctor's.
  */
-const LOCK_PHASES = [
-    'deploy',
-    'promote',
-    'rollback',
-    'upgrade',
-    'prune',
-    'monitor canary',
-    'monitor ramp',
-    'monitor post-promotion',
-];
-const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
-const lockOwnerFields = {
-    token: schemas_string().max(100),
-    runId,
-    actor,
-    version: lockVersion,
-    phase: schemas_enum(LOCK_PHASES),
-    time: state_time,
-    runUrl: schemas_string()
-        .max(300)
-        .regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL')
-        .optional(),
-    job: jobId.optional(),
-    jobToken: state_jobToken.optional(),
-};
-const lockOwnerSchema = object(lockOwnerFields);
-/** What each field an owner shows must be, for the flag that replaces one that is not. */
-const LOCK_OWNER_FORMS = {
-    runId: 'a run id',
-    actor: 'a user name',
-    version: 'a version label',
-    phase: 'a known phase',
-    time: 'an ISO time',
-    job: 'a job id',
-};
-/**
- * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
- * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
- * flag saying what it should be, with what it holds escaped and cut; the others are left out.
- */
-function parseLockOwner(text) {
-    try {
-        const value = JSON.parse(text);
-        const parsed = lockOwnerSchema.safeParse(value);
-        if (parsed.success)
-            return parsed.data;
-        if (!value || typeof value !== 'object')
-            return null;
-        const fields = {};
-        for (const [key, schema] of Object.entries(lockOwnerFields)) {
-            const raw = value[key];
-            if (raw === undefined)
-                continue;
-            const field = schema.safeParse(raw);
-            const form = LOCK_OWNER_FORMS[key];
-            if (field.success && typeof field.data === 'string')
-                fields[key] = field.data;
-            else if (form)
-                fields[key] = `(not ${form}: ${show(raw, 40)})`;
-        }
-        return fields;
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * What holds a lock, in words, from its owner's phase: a refusal names a monitor as a monitor, not
- * as "another deploy".
- */
-function lockHolder(phase) {
-    if (phase === 'deploy')
-        return 'another deploy';
-    if (phase === 'promote' || phase === 'rollback')
-        return `a ${phase}`;
-    if (phase === 'upgrade' || phase === 'prune')
-        return `maintenance (${phase})`;
-    if (phase?.startsWith('monitor '))
-        return `a canary-monitor (${phase.slice('monitor '.length)})`;
-    return 'another run';
-}
-class LockHeld extends errors_ConfigurationError {
-    owner;
-    ageSeconds;
-    stale;
-    constructor(host, owner, ageSeconds, stale) {
-        const who = owner
-            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
-            : '';
-        super(!owner
-            ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
-                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
-            : stale
-                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
-        this.owner = owner;
-        this.ageSeconds = ageSeconds;
-        this.stale = stale;
-    }
-}
-/** Takes the app's lock on a host; returns a function that releases it. */
-async function acquireLock(remote, paths, owner, options) {
-    let deadline = options.now() + options.waitSeconds * 1000;
-    let asked = false;
-    for (;;) {
-        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
-        if (result.code === 0 && result.stdout.trim() === 'acquired') {
-            return async () => {
-                await remote.run(commands.releaseLock(paths.lock, owner.token));
-            };
-        }
-        if (result.code === 4)
-            continue;
-        if (result.code !== 1)
-            throw new HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
-        const [header = '', ...rest] = result.stdout.split('\n');
-        const [, seen = '0', hostNow = '0'] = header.split(' ');
-        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
-        const holder = parseLockOwner(rest.join('\n'));
-        if (!holder && options.takeOver) {
-            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
-            const taken = await remote.run(commands.takeOverLock(paths.lock));
-            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
-            if (taken.code !== 0 && taken.code !== 5)
-                throw new HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
-            continue;
-        }
-        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
-        const stale = holder !== null && ageSeconds > options.staleSeconds;
-        if (stale && options.breakStale) {
-            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
-            await runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
-            continue;
-        }
-        if (!stale && !asked && options.onHeld) {
-            asked = true;
-            const atLeast = await options.onHeld(holder);
-            deadline = Math.max(deadline, options.now() + atLeast * 1000);
-        }
-        if (stale || options.now() >= deadline)
-            throw new LockHeld(remote.label, holder, ageSeconds, stale);
-        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
-
-
-
-function weightsFor(color, percent) {
-    const other = 100 - percent;
-    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
-}
-function formatWeights(weights) {
-    return `blue ${weights.blue}% / green ${weights.green}%`;
-}
-const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
-const includeFileName = (app) => `agent-loop-${app}.conf`;
-const statusHost = (app) => `agent-loop-${app}`;
-const statusPath = (app) => `/agent-loop/${app}`;
-/** Reads the weights recorded in an include file's header (pure). */
-function parseIncludeHeader(content) {
-    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
-    if (!match)
-        return null;
-    return parseStatus(match[1]);
-}
-function parseStatus(text) {
-    try {
-        const value = JSON.parse(text);
-        if (!value.weights ||
-            typeof value.weights.blue !== 'number' ||
-            typeof value.weights.green !== 'number' ||
-            typeof value.generation !== 'string')
-            return null;
-        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
- * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
- * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
- * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
- * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
- * stay). The records are written as this user, in its own state directory; the helper runs as the
- * one nginx trusts and is given no path and no content.
- */
-const SWITCH_SCRIPT = `set -u
-nonce=$1; shift
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
-skip=$(( $1 * 3 + 1 ))
-apply() { shift "$skip"; "$@"; }
-out=$(apply "$@"); code=$?
-[ -z "$out" ] || printf '%s\\n' "$out"
-[ "$code" -eq 0 ] || exit "$code"
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`;
-/** How long the switch waits for nginx to serve the new weights after a reload. */
-const CONFIRM_MS = 5000;
-/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
-function helperArgs(site, weights, generation, nonceText) {
-    return [
-        site.app,
-        String(site.bluePort),
-        String(site.greenPort),
-        String(site.statusPort),
-        site.splitKey,
-        String(weights.blue),
-        String(weights.green),
-        generation,
-        String(CONFIRM_MS),
-        nonceText,
-    ];
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
- * it when they are small enough together; otherwise null is returned and the caller writes them
- * on their own.
- */
-function switchCommand(control, site, weights, generation, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    const record = writeArgs(before);
-    const outcome = writeArgs(after);
-    const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [
-        key,
-        ...record,
-        ...outcome,
-        ...control,
-        'switch',
-        ...helperArgs(site, weights, generation, key),
-    ]);
-}
-function statusUrl(site) {
-    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
-}
-/**
- * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
- */
-function readWeightsCommand(includePath, site, probe = []) {
-    return shell_script('al-weights', [
-        'inc=$1; host=$2; url=$3; shift 3',
-        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
-        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
-        // The header is the file's second line: read by the shell itself, no process spent.
-        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
-    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
-}
-function parseRouterView(output) {
-    let live = null;
-    let file = null;
-    const health = {};
-    for (const line of output.split('\n')) {
-        if (line.startsWith('{'))
-            live = parseStatus(line.trim());
-        if (line.startsWith('file '))
-            file = parseStatus(line.slice(5).trim());
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    return { live, file, health };
-}
-let generationCounter = 0;
-function newGeneration(now) {
-    generationCounter += 1;
-    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
-}
-class NginxRouter {
-    remote;
-    site;
-    now;
-    includePath;
-    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
-    control;
-    constructor(remote, site, confDir, nginx, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
-        this.control = nginx_helper_nginxControl(nginx, confDir);
-    }
-    async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 ||
-            weights.blue < 0 ||
-            weights.green < 0 ||
-            !Number.isInteger(weights.blue) ||
-            !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
-        }
-        const generation = newGeneration(this.now());
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv &&
-            after.length > 0 &&
-            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of options.before ?? []) {
-                if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
-                        stdin: write.content,
-                    });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = switchCommand(this.control, this.site, weights, generation);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const nginxSays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 20
-                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
-                : result.code === 21
-                    ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 2 || result.code === 37
-                        ? 'the nginx helper refused the switch'
-                        : result.code === 22
-                            ? 'nginx did not serve the new weights on every worker'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
-        }
-        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        return {
-            weights,
-            liveMs,
-            settledMs: live?.[2] ? Number(live[2]) : liveMs,
-            draining: Number(live?.[3] ?? 0),
-            recorded,
-        };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
-        return parseRouterView(result.stdout);
-    }
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function placeholderInclude(app) {
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${router_nginxName(app)} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
-
-
-
-
-/** The router's record of the weights it last confirmed, in the app's state folder. */
-const haproxyRecordPath = (stateDir, app) => `${statePaths(stateDir, app).dir}/haproxy.weights`;
-/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
-const SOCKET_PATH_MAX = 107;
-/**
- * Checks everything that reaches a host before any command is sent. The backend name goes into a
- * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
- * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
- * `:` or `,` would start options: the pattern allows neither.
- */
-function checkHaproxySite(site, stateDir) {
-    if (!APP_NAME.test(site.app))
-        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
-    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
-        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
-    }
-    if (!HAPROXY_NAME.test(site.backend))
-        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
-    if (!HOST_PATH.test(stateDir))
-        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
-}
-function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 ||
-        weights.blue < 0 ||
-        weights.green < 0 ||
-        !Number.isInteger(weights.blue) ||
-        !Number.isInteger(weights.green)) {
-        throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
-    }
-}
 /**
  * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
  * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
@@ -20862,7 +20524,9 @@ weights_from() {
   weight_of "$2" || return 1; cur_green=$w
 }
 read_weights() {
-  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1
+  fi
   split_answers "$out"; weights_from "$a1" "$a2"
 }`;
 /**
@@ -20879,7 +20543,7 @@ read_weights() {
  * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
  * the set being sent until it was read back.
  */
-const haproxy_SWITCH_SCRIPT = `set -u
+const SWITCH_SCRIPT = `set -u
 nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
 die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
 case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
@@ -20893,7 +20557,8 @@ done
 ${WRITE_FILES_SHELL}
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
-command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+command -v socat >/dev/null 2>&1 ||
+  die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
 ${CLI_SHELL}
 now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
 # Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
@@ -20917,7 +20582,8 @@ if [ "$code" -ne 0 ]; then
   failure=$why
   # What HAProxy holds now may be neither: put the previous weights back from what was read.
   [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
-  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then
+    back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
   elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
   else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
   die $(( code + 20 )) "$failure; $back"
@@ -20927,10 +20593,6 @@ printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
 exit 0`;
-/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
-function haproxyRecord(site, weights, generation) {
-    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
-}
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
  * router's own record) go inside it when they are small enough together; otherwise null.
@@ -20938,7 +20600,7 @@ function haproxyRecord(site, weights, generation) {
 function haproxySwitchCommand(site, weights, before = [], after = []) {
     if (!writeArgs([...before, ...after]))
         return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [
+    return script('al-haproxy-switch', SWITCH_SCRIPT, [
         nonce(),
         site.socket,
         site.backend,
@@ -20953,14 +20615,115 @@ function haproxySwitchCommand(site, weights, before = [], after = []) {
  * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
  */
 function haproxyReadCommand(site, recordPath, probe = []) {
-    return shell_script('al-haproxy-weights', [
+    return script('al-haproxy-weights', [
         'socket=$1; backend=$2; record=$3; shift 3',
-        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0',
+        '  set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
         '[ $# -eq 0 ] || curl "$@"',
         CLI_SHELL,
-        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
-        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"',
+        'elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do',
+        '  case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac',
+        'done < "$record"; fi; echo end',
     ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 ||
+        weights.blue < 0 ||
+        weights.green < 0 ||
+        !Number.isInteger(weights.blue) ||
+        !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
+    }
+}
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights ||
+            typeof value.weights.blue !== 'number' ||
+            typeof value.weights.green !== 'number' ||
+            typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+/**
+ * Exit codes every router's switch command shares: 35, the write-ahead record could not be written
+ * (traffic was not touched); 36, the new weights are live but their outcome could not be written
+ * (the caller puts traffic back, since a switch nobody recorded must not stay).
+ */
+const RECORD_NOT_WRITTEN = 35;
+const OUTCOME_NOT_WRITTEN = 36;
+/**
+ * The error of a switch command that exited with one of the shared codes above (`says`: what it
+ * printed), or null for another code, which the router reads itself.
+ */
+function recordFailure(host, code, says) {
+    if (code === RECORD_NOT_WRITTEN)
+        return new errors_HostError(host, `the switch could not be recorded before making it, so traffic was not touched: ${says}`);
+    if (code === OUTCOME_NOT_WRITTEN)
+        return new UnrecordedSwitchError(host, `the new weights are live, but their outcome could not be recorded: ${says}`);
+    return null;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket ` +
+            `(letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return (`# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n` +
+        `# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`);
 }
 /**
  * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
@@ -21051,12 +20814,9 @@ class HaproxyRouter {
                         ? 'HAProxy could not be asked for its weights, so traffic was not touched'
                         : result.code === 2
                             ? 'the HAProxy switch refused its arguments'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'the HAProxy switch failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
+                            : 'the HAProxy switch failed';
+            throw (recordFailure(this.remote.label, result.code, haproxySays) ??
+                new errors_HostError(this.remote.label, `${what}: ${haproxySays}`));
         }
         const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
@@ -21073,6 +20833,11 @@ class HaproxyRouter {
         return { live, file, health };
     }
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-prerequisites.ts
+
+
+
 /**
  * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
  * may connect to it: a Unix socket needs write permission), its group and mode, then on one
@@ -21096,7 +20861,7 @@ if command -v socat >/dev/null 2>&1 && [ -S "$socket" ] && [ -w "$socket" ]; the
   else printf 'unreachable=%s\\n' "$(first_line "$out")"; fi
 fi`;
 function haproxyDoctorCommand(site) {
-    return shell_script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
+    return script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
 }
 function parseHaproxyFacts(output) {
     const values = new Map();
@@ -21133,7 +20898,8 @@ function socketAccessFix(socket, user, group, mode) {
     if (group && group !== 'root' && groupMayWrite(mode))
         return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
     return {
-        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: ` +
+            `sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
         kind: 'configuration',
     };
 }
@@ -21153,7 +20919,8 @@ function judgeHaproxy(facts, site, ports) {
         });
     if (facts.socket === 'missing') {
         found.push({
-            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): ` +
+                'HAProxy is not running, or no stats socket of its configuration has that path',
             fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
             kind: 'configuration',
         });
@@ -21185,16 +20952,18 @@ function judgeHaproxy(facts, site, ports) {
         return found;
     }
     if (facts.level !== 'admin') {
+        const socketGroup = facts.group && facts.group !== 'root' ? facts.group : 'agent-loop';
         found.push({
             problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
-            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
+            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, socketGroup)}'), ${reload}`,
             kind: 'configuration',
         });
     }
     if (/no such backend/i.test(facts.blue)) {
         found.push({
             problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
-            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' ` +
+                `and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
             kind: 'configuration',
         });
         return found;
@@ -21224,32 +20993,45 @@ async function haproxyPrerequisites(remote, site, ports) {
         throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
     return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy-setup.ts
+
+
+
 /**
  * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
  * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
  * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
  * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
  */
-const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+const haproxy_setup_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else exit 0; fi
 if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
 else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
-if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+if [ ! -e "$socket" ]; then
+  echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): \\
+in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
 elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
 elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
 else
   group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
   # Through the socket's group when it has one of its own that may write; else a group to give it.
   case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
-  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
-  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then
+    echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): \\
+sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else
+    echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): \\
+in the global section of HAProxy's configuration write '$socket_line', \\
+then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"
+  fi
 fi`;
 function haproxySetupCommand(site, deployUser) {
     if (!USER_NAME.test(deployUser))
         throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
-    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+    return script('al-haproxy-setup', haproxy_setup_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
 }
 /** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
 async function haproxySetup(remote, site, deployUser) {
@@ -21260,7 +21042,198 @@ async function haproxySetup(remote, site, deployUser) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-router.ts
+
+
+
+
+const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const nginx_router_SWITCH_SCRIPT = `set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [
+        site.app,
+        String(site.bluePort),
+        String(site.greenPort),
+        String(site.statusPort),
+        site.splitKey,
+        String(weights.blue),
+        String(weights.green),
+        generation,
+        String(CONFIRM_MS),
+        nonceText,
+    ];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return script('al-switch', nginx_router_SWITCH_SCRIPT, [
+        key,
+        ...record,
+        ...outcome,
+        ...control,
+        'switch',
+        ...helperArgs(site, weights, generation, key),
+    ]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1))',
+        '  case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac',
+        'done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv &&
+            after.length > 0 &&
+            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights on every worker'
+                            : 'writing the nginx include failed';
+            throw (recordFailure(this.remote.label, result.code, nginxSays) ??
+                new errors_HostError(this.remote.label, `${what}: ${nginxSays}`));
+        }
+        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return {
+            weights,
+            liveMs,
+            settledMs: live?.[2] ? Number(live[2]) : liveMs,
+            draining: Number(live?.[3] ?? 0),
+            recorded,
+        };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
 
 
 
@@ -21271,7 +21244,8 @@ const registry_routers = new Registry('router', 'router', {
     },
     haproxy: {
         check(host, app) {
-            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) ` +
+                "and haproxy-backend (the backend of the app's blue and green servers)");
             try {
                 checkHaproxySite(haproxySite(host, app), host.stateDir);
             }
@@ -21293,7 +21267,7 @@ const haproxySite = (host, app) => ({
 /** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
 const registry_drivesNginx = (router) => (router ?? registry_DEFAULT_ROUTER) === 'nginx';
 /** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
-async function registry_routerPrerequisites(name, context) {
+async function routerPrerequisites(name, context) {
     return (await registry_routers.get(name).prerequisites?.(context)) ?? [];
 }
 /** The router `name` names for one host. */
@@ -21303,8 +21277,6 @@ function buildRouter(name, context) {
     return entry.build(context);
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
 
 
@@ -21319,7 +21291,7 @@ function leaf(form, accept) {
     return unknown().transform((value, ctx) => {
         if (accept(value))
             return value;
-        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show_show(value)}` });
+        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
         return NEVER;
     });
 }
@@ -21379,7 +21351,7 @@ function mapping(shape, form = 'a mapping') {
             if (issue.code === 'unrecognized_keys')
                 return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
             if (issue.code === 'invalid_type')
-                return `expected ${form}, got ${show_show(issue.input)}`;
+                return `expected ${form}, got ${show(issue.input)}`;
             return undefined;
         },
     });
@@ -21387,7 +21359,7 @@ function mapping(shape, form = 'a mapping') {
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
     return object(shape, {
-        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined),
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
     });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
@@ -21395,7 +21367,7 @@ function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
     return array(item, {
-        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined),
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
     })
         .min(options.min ?? 0, {
         error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
@@ -21455,6 +21427,8 @@ function parseTarget(text) {
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
 
 
@@ -21636,8 +21610,18 @@ function mask(secret) {
         if (line.trim().length >= 4)
             runner_runner.setSecret(line.trim());
 }
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-settings.ts
+
+
+
+
+
+/**
+ * The host settings: values that several actions share, with the same names and forms, defined
+ * once (the hosts list with each host's overrides, the SSH key and known_hosts, the folders, ports
+ * and nginx command, the locks, the Slack webhook, the access log).
+ */
 const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
     ? undefined
     : 'is not a PEM or OpenSSH private key';
@@ -21674,7 +21658,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
         .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings ' +
+    'or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, ' +
+    'haproxy-socket, haproxy-backend}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
@@ -21815,16 +21801,17 @@ const hostSettingInputs = {
  * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
  * the monitor cannot read a request from.
  */
-const inputs_DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
+const host_settings_DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
 const accessLogInput = field.string({
     form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
     pattern: HOST_PATH,
-    default: inputs_DEFAULT_ACCESS_LOG,
+    default: host_settings_DEFAULT_ACCESS_LOG,
     max: 512,
 });
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-inputs.ts
+
 
 
 
@@ -21862,13 +21849,15 @@ function resolveHosts(inputs) {
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
-        requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: ` +
+            'set router: haproxy to move its traffic through HAProxy, or remove them');
         routers.get(inputs.router).check?.(spec, inputs.app);
         return spec;
     });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-setup-inputs.ts
+
 
 
 
@@ -21908,12 +21897,13 @@ const hostSetupInputs = {
     'access-log': field.string({
         form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none',
         pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/,
-        default: inputs_DEFAULT_ACCESS_LOG,
+        default: host_settings_DEFAULT_ACCESS_LOG,
     }),
     'switch-helper': field.string({
-        form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx',
+        form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), ' +
+            'in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx',
         pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/,
-        default: nginx_helper_SWITCH_HELPER_PATH,
+        default: SWITCH_HELPER_PATH,
     }),
     'sudoers-file': field.string({
         form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop',
@@ -21977,9 +21967,7 @@ function hostSetupPlans(inputs) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/host-facts.ts
 
 /** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
 function inspectArgs(server) {
@@ -21995,38 +21983,12 @@ function parseServerFacts(line) {
 }
 /** The line an app's server block needs so that requests reach its colors. */
 function proxyLine(app) {
-    return `proxy_pass http://$${router_nginxName(app)};`;
+    return `proxy_pass http://$${nginxName(app)};`;
 }
 /** The line that writes the access log the monitor reads. */
 function accessLogLine(accessLog) {
     return `access_log ${accessLog} agent_loop;`;
 }
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-# No nginx command line: another router moves the traffic, and nginx is not checked.
-[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
-/**
- * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
- * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
- * split variable and writes the access log (a helper too old to know the verb says nothing).
- */
-function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [
-        stateDir,
-        includeDir,
-        ...inspectArgs(server),
-        ...(withNginx ? nginxControl(nginx, includeDir) : []),
-    ]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
     const values = new Map();
     for (const line of output.split('\n')) {
@@ -22036,90 +21998,12 @@ function keyValues(output) {
     }
     return { values, first: (key) => values.get(key)?.[0] ?? '' };
 }
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-        server: parseServerFacts(first('server')),
-        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
-    };
-}
-/**
- * What a deploy should warn about (it does not stop: before the first deploy the variable does not
- * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
- * line, and the monitor sees none without the access log line.
- */
-function serverBlockWarnings(facts, server) {
-    if (!facts)
-        return [];
-    const warnings = [];
-    if (!facts.proxy)
-        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-    if (facts.log === false)
-        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
-    return warnings;
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (facts.nginxSkipped)
-        return problems;
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-/**
- * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
- * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
- * stops the deploy on that host with the command that fixes it.
- */
-async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
-    const withNginx = drivesNginx(router?.name);
-    const [result, routerMissing] = await Promise.all([
-        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-        router && !withNginx
-            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
-            : Promise.resolve([]),
-    ]);
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = problems.length > 0
-        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
-        : routerMissing;
-    if (problems.length > 0) {
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-    return facts;
-}
-const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/doctor-script.ts
+
+
+
+const doctor_script_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -22156,9 +22040,9 @@ else echo log=absent; fi`;
 function doctorCommand(target) {
     const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
     const nginx = registry_drivesNginx(target.router?.name)
-        ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]
+        ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]
         : ['0'];
-    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [
+    return script('al-doctor', doctor_script_DOCTOR_SCRIPT, [
         target.stateDir,
         target.includeDir,
         target.accessLog,
@@ -22193,6 +22077,17 @@ function parseDoctor(output) {
         ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
     };
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/doctor.ts
+
+
+
+
+
+/**
+ * The doctor's verdict: what a host lacks, each with the command that fixes it, run on a
+ * connected host on its own, as a gate, or to explain a first step that failed.
+ */
 const q = (word) => quote(word);
 /**
  * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
@@ -22203,12 +22098,12 @@ const q = (word) => quote(word);
 function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
     const found = [];
-    const helper = nginx_helper_switchHelperPath(target.nginx);
+    const helper = switchHelperPath(target.nginx);
     const nginxWords = target.nginx[0] === 'sudo'
         ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1))
         : [...target.nginx];
     const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
         found.push({
             problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`,
@@ -22238,7 +22133,8 @@ function judgeDoctor(facts, target) {
     if (helper) {
         if (!facts.root && facts.includeDir === 'writable') {
             found.push({
-                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ` +
+                    `${user} could make nginx write any file (nginx-conf-dir)`,
                 fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
             });
         }
@@ -22261,7 +22157,8 @@ function judgeDoctor(facts, target) {
     }
     else if (!facts.root && facts.viaSudo) {
         found.push({
-            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ` +
+                `${target.includeDir}, which nginx loads as root, and could become root`,
             fix: setUp,
         });
     }
@@ -22297,11 +22194,12 @@ function judgeDoctor(facts, target) {
     }
     // The server block, from nginx's own view of its configuration: the two lines the README asks for.
     if (target.app && facts.server) {
-        const variable = `$${router_nginxName(target.app)}`;
+        const variable = `$${nginxName(target.app)}`;
         if (!facts.server.proxy)
             found.push({
                 problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
-                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} ` +
+                    `(nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
             });
         if (facts.server.log === false)
             found.push({
@@ -22312,7 +22210,7 @@ function judgeDoctor(facts, target) {
     else if (target.app && facts.serverUnknown) {
         found.push({
             problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`,
-            fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})`,
+            fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})`,
         });
     }
     if (facts.accessLog === 'denied')
@@ -22335,7 +22233,7 @@ async function doctor(remote, target) {
     const [result, routerMissing] = await Promise.all([
         remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
         router && !registry_drivesNginx(router.name)
-            ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
             : Promise.resolve([]),
     ]);
     return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
@@ -22425,7 +22323,8 @@ function setupOutcome(labels, results, plan) {
     const summary = [
         '## Host set-up',
         '',
-        `Deploy user \`${plan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. Deploy with \`${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${plan.router ?? 'nginx'}`}\`.`,
+        `Deploy user \`${plan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. ` +
+            `Deploy with \`${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${plan.router ?? 'nginx'}`}\`.`,
         '',
         table(['host', 'outcome', 'what'], rows),
         '',

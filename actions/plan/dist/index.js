@@ -8629,7 +8629,7 @@ const external_node_crypto_namespaceObject = require("node:crypto");
  * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
  * Anything else that escapes is a bug or an outage and is reported as such.
  */
-class errors_ConfigurationError extends Error {
+class ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
 /**
@@ -8638,7 +8638,7 @@ class errors_ConfigurationError extends Error {
  */
 function requireInput(condition, name, message) {
     if (!condition)
-        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
+        throw new ConfigurationError(`Input '${name}': ${message}`);
 }
 /** A remote command or check failed on a host. */
 class HostError extends Error {
@@ -8844,6 +8844,10 @@ const external_node_os_namespaceObject = require("node:os");
 function escapeData(text) {
     return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text) {
+    return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
 /** A workflow command, `::name::message`. */
 function command(name, message) {
     process.stdout.write(`::${name}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
@@ -8868,7 +8872,7 @@ const runner_runner = {
         if (fileCommand('OUTPUT', name, value))
             return;
         process.stdout.write(external_node_os_namespaceObject.EOL);
-        process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
+        process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${external_node_os_namespaceObject.EOL}`);
     },
     /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
     saveState(name, value) {
@@ -9008,7 +9012,7 @@ async function runAction(body) {
         }
     }
     catch (error) {
-        if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
+        if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
             runner_runner.setFailed(forLog(error.message));
             await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
@@ -13490,9 +13494,9 @@ function handleCodecTxResult(left, value, nextSchema, ctx) {
     }
     return nextSchema._zod.run({ value, issues: left.issues }, ctx);
 }
-const $ZodPreprocess = /*@__PURE__*/ $constructor("$ZodPreprocess", (inst, def) => {
+const $ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodPreprocess", (inst, def) => {
     $ZodPipe.init(inst, def);
-});
+})));
 const $ZodReadonly = /*@__PURE__*/ $constructor("$ZodReadonly", (inst, def) => {
     $ZodType.init(inst, def);
     defineLazyInternal(inst, "propValues", (zod) => zod.def.innerType._zod.propValues);
@@ -18445,10 +18449,10 @@ function invertCodec(codec) {
         reverseTransform: def.transform,
     });
 }
-const ZodPreprocess = /*@__PURE__*/ $constructor("ZodPreprocess", (inst, def) => {
+const ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodPreprocess", (inst, def) => {
     ZodPipe.init(inst, def);
-    $ZodPreprocess.init(inst, def);
-});
+    core.$ZodPreprocess.init(inst, def);
+})));
 const ZodReadonly = /*@__PURE__*/ $constructor("ZodReadonly", (inst, def) => {
     $ZodReadonly.init(inst, def);
     ZodType.init(inst, def);
@@ -18606,7 +18610,7 @@ function printable(text, max = 60) {
  * is, and for a list or a mapping only what it is (a message names the field; the whole value
  * may be large or secret).
  */
-function show_show(value, max = 60) {
+function show(value, max = 60) {
     if (value === undefined)
         return 'nothing';
     if (value === null)
@@ -18634,7 +18638,7 @@ function leaf(form, accept) {
     return unknown().transform((value, ctx) => {
         if (accept(value))
             return value;
-        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show_show(value)}` });
+        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
         return NEVER;
     });
 }
@@ -18694,7 +18698,7 @@ function mapping(shape, form = 'a mapping') {
             if (issue.code === 'unrecognized_keys')
                 return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
             if (issue.code === 'invalid_type')
-                return `expected ${form}, got ${show_show(issue.input)}`;
+                return `expected ${form}, got ${show(issue.input)}`;
             return undefined;
         },
     });
@@ -18702,7 +18706,7 @@ function mapping(shape, form = 'a mapping') {
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
     return object(shape, {
-        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined),
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
     });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
@@ -18710,7 +18714,7 @@ function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
     return array(item, {
-        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined),
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
     })
         .min(options.min ?? 0, {
         error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
@@ -18743,34 +18747,6 @@ function describeIssue(issue, names = {}) {
 function documentProblems(error, names = {}) {
     return error.issues.map((issue) => describeIssue(issue, names));
 }
-
-;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
-/**
- * The vocabulary every value is checked with: app names, versions, image references, paths,
- * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
- * same way (an input is refused with the pattern a host's state is read back with).
- */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
-/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
-const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
-/**
- * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
- * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
- */
-const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
-// eslint-disable-next-line no-control-regex
-const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
-/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
-const ANY_TEXT = /^[\s\S]*$/;
-/** A GitHub deployment id. */
-const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -18878,105 +18854,6 @@ function splitWords(line) {
     return words;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
-
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]{2,45}$/i;
-function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
-    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-    if (!match)
-        throw new errors_ConfigurationError(expected);
-    const [, user = '', rawHost = '', rawPort] = match;
-    const bracketed = rawHost.startsWith('[');
-    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-    if (!USER.test(user))
-        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
-    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
-    if (!validHost)
-        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
-    const port = rawPort === undefined ? 22 : Number(rawPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
-/**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
- */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replaceAll('*', '.*')
-        .replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
 
 
@@ -18996,7 +18873,7 @@ function readInputs(fields, read = readFromRunner) {
             problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
     }
     if (problems.length > 0)
-        throw new errors_ConfigurationError(problems.join('\n'));
+        throw new ConfigurationError(problems.join('\n'));
     return result;
 }
 function fail(ctx, message) {
@@ -19158,361 +19035,34 @@ function mask(secret) {
         if (line.trim().length >= 4)
             runner_runner.setSecret(line.trim());
 }
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
-    ? undefined
-    : 'is not a PEM or OpenSSH private key';
-const webhookCheck = (value) => {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        return 'is not a URL';
-    }
-    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-        return 'must be an https:// URL';
-    return undefined;
-};
-const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', HOST_PATH);
-/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
-const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
-    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
-    host: docField.text('user@host[:port]', ANY_TEXT),
-    'blue-port': hostPort.optional(),
-    'green-port': hostPort.optional(),
-    'nginx-status-port': hostPort.optional(),
-    'state-dir': hostPath.optional(),
-    'nginx-conf-dir': hostPath.optional(),
-    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
-    'access-log': hostPath.optional(),
-    // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
-    'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField
-        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
-        .optional(),
-}, 'user@host[:port] or a mapping {host, blue-port, …}'));
-const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
-function parseNginxCommand(line) {
-    const words = splitWords(line);
-    if (words.length === 0 || words.length > 16)
-        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
-    for (const word of words) {
-        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
-    }
-    return words;
-}
-function privateKeyField(required) {
-    return field.secret({
-        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
-        required,
-        check: privateKeyCheck,
-    });
-}
-/** The hosts input, resolved into one settings object per host. */
-function hostsField(options = { required: true }) {
-    return inputs_text((raw, ctx) => {
-        if (raw === '')
-            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[')
-            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
-            : {
-                value: raw
-                    .split(/[\s,]+/)
-                    .filter(Boolean)
-                    .map((host) => ({ host })),
-            };
-        if (!listed)
-            return NEVER;
-        const items = listed.value;
-        if (items.length > 500)
-            return fail(ctx, 'lists more than 500 hosts');
-        const seen = new Set();
-        const hosts = [];
-        for (const override of items) {
-            try {
-                const target = parseTarget(override.host);
-                if (seen.has(target.label))
-                    return fail(ctx, `lists ${target.label} twice`);
-                seen.add(target.label);
-                hosts.push({
-                    target,
-                    overrides: {
-                        bluePort: override['blue-port'],
-                        greenPort: override['green-port'],
-                        nginxStatusPort: override['nginx-status-port'],
-                        stateDir: override['state-dir'],
-                        nginxConfDir: override['nginx-conf-dir'],
-                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
-                        accessLog: override['access-log'],
-                        ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
-                        ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
-                    },
-                });
-            }
-            catch (error) {
-                return fail(ctx, error.message);
-            }
-        }
-        return hosts;
-    });
-}
-/**
- * The connection and host inputs that every action working on hosts takes, but the router
- * (host-inputs.ts adds it: it names an implementation of the traffic folder, which an action that
- * contacts no host does not bundle). dora-report takes its environment.
- */
-const hostSettingInputs = {
-    hosts: hostsField(),
-    'ssh-private-key': privateKeyField(true),
-    'ssh-known-hosts': inputs_text((raw, ctx) => {
-        try {
-            parseKnownHosts(raw);
-            return raw;
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'insecure-skip-host-key-check': field.boolean(false),
-    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({
-        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
-        pattern: APP_NAME,
-        required: true,
-        max: 40,
-    }),
-    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({
-        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
-        pattern: HOST_PATH,
-        default: '/var/lib/agent-loop',
-    }),
-    'nginx-conf-dir': field.string({
-        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
-        pattern: HOST_PATH,
-        default: '/etc/nginx/conf.d',
-    }),
-    'nginx-command': inputs_text((raw, ctx) => {
-        try {
-            return parseNginxCommand(raw === '' ? 'nginx' : raw);
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'nginx-status-port': field.port(8099),
-    'blue-port': field.port(8001),
-    'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
-    'lock-stale-seconds': field.integer({
-        min: 10,
-        max: 86400,
-        default: 30,
-        unit: "seconds without a sign of life after which a lock's run counts as dead",
-    }),
-    'break-stale-lock': field.boolean(true),
-    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
-    'take-over-lock': field.boolean(false),
-    'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({
-        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
-        check: webhookCheck,
-    }),
-    environment: field.string({
-        form: 'an environment name such as production',
-        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
-        default: 'production',
-    }),
-};
-/**
- * The access log the canary is judged from, one default everywhere: host-setup prepares this file
- * (creates it, lets the deploy user read it), the README's server block writes it in the
- * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
- * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
- * the monitor cannot read a request from.
- */
-const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
-/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({
-    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
-    pattern: HOST_PATH,
-    default: DEFAULT_ACCESS_LOG,
-    max: 512,
-});
 
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = require("node:path");
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan-options.ts
+/**
+ * The plan's vocabulary (pure): the kinds of run, the gates, and the options a workflow author
+ * gives (the plan action's inputs), checked with the patterns below.
+ */
+const PLAN_KINDS = ['normal', 'release', 'model', 'hotfix', 'none'];
+/** Every gate the pipeline knows, in the order they run. */
+const GATES = ['lint', 'typecheck', 'unit', 'integration', 'security-scan', 'load-test'];
+/** A comma-separated list of gate names, or `none`. */
+const GATE_LIST = new RegExp(`^(?:none|(?:${GATES.join('|')})(?:\\s*,\\s*(?:${GATES.join('|')}))*)$`);
+/** `integration, load-test` → ['integration', 'load-test']; `none` → []. Call after GATE_LIST matched. */
+function parseGateList(list) {
+    if (list.trim() === 'none')
+        return [];
+    return list
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => GATES.includes(name));
+}
+/** An image repository without a tag, e.g. `ghcr.io/org/agent-loop`. */
+const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** A git branch name: no `..`, no leading or trailing slash, no spaces or shell characters. */
+const BRANCH_NAME = /^(?!.*\.\.)(?![/.])(?!.*[/.]$)[A-Za-z0-9._/-]+$/;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/pipeline/compare.ts
 
 
-
-
-
-/**
- * A/B validation of a model: a candidate's metrics report against the current model's, one rule
- * per metric. Pure, except `readMetricsFile`, the one place that reads a report from the workspace.
- *
- * A rule bounds how much the candidate may regress (absolute or in percent of the baseline, in the
- * metric's direction) and where it must lie (min, max). Reports are JSON objects, flat or nested;
- * a metric is named by a dotted path (`eval.accuracy`).
- */
-const DIRECTIONS = ['higher-is-better', 'lower-is-better'];
-// ------------------------------------------------------------------------------------ rules
-const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
-/** Dot-separated segments of letters, digits and _ : @ / + -. */
-const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
-const { text: compare_text, choice: compare_choice, number: compare_number, mapping: compare_mapping, list: compare_list } = docField;
-const DIRECTION_FORM = DIRECTIONS.join(' or ');
-/** The document is the list of rules: its items are `rules[0]`, `rules[1]`, … */
-const RULES_NAMES = { items: 'rules' };
-/** One rule, with what must hold between its fields. An empty limit (`min:`, null) counts as given but sets nothing. */
-const ruleInput = compare_mapping({
-    metric: compare_text('a metric name or dotted path such as eval.accuracy', METRIC_PATH, 200),
-    direction: compare_choice(DIRECTIONS, DIRECTION_FORM).optional(),
-    'max-regression': compare_number({ min: 0 }).nullish(),
-    'max-regression-percent': compare_number({ min: 0 }).nullish(),
-    min: compare_number().nullish(),
-    max: compare_number().nullish(),
-}, 'a mapping {metric, direction, …}').transform((fields, ctx) => {
-    const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
-    if (regression && fields.direction === undefined)
-        ctx.addIssue({
-            code: 'custom',
-            path: ['direction'],
-            message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}`,
-        });
-    if (!regression && fields.min === undefined && fields.max === undefined)
-        ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
-    const rule = {
-        metric: fields.metric,
-        direction: fields.direction ?? null,
-        maxRegression: fields['max-regression'] ?? null,
-        maxRegressionPercent: fields['max-regression-percent'] ?? null,
-        min: fields.min ?? null,
-        max: fields.max ?? null,
-    };
-    if (rule.min !== null && rule.max !== null && rule.min > rule.max)
-        ctx.addIssue({ code: 'custom', message: `min (${rule.min}) is above max (${rule.max})` });
-    return rule;
-});
-/** The rules, one per metric. */
-const rulesInput = compare_list(ruleInput, { max: 200, noun: 'rules', form: 'a list of rules' }).transform((rules, ctx) => {
-    const seen = new Map();
-    rules.forEach((rule, index) => {
-        const twice = seen.get(rule.metric);
-        if (twice !== undefined)
-            ctx.addIssue({
-                code: 'custom',
-                path: [index, 'metric'],
-                message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})`,
-            });
-        seen.set(rule.metric, index);
-    });
-    return rules;
-});
-/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). What must hold between a rule's fields, or between rules, is checked once the fields themselves are valid. */
-function resolveMetricRules(document) {
-    if (document === undefined || document === null)
-        return { rules: [], problems: ['expected at least one rule, got nothing'] };
-    if (Array.isArray(document) && document.length === 0)
-        return { rules: [], problems: ['expected at least one rule, got an empty list'] };
-    const parsed = rulesInput.safeParse(document);
-    return parsed.success
-        ? { rules: parsed.data, problems: [] }
-        : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
-}
-/** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
-const metricRulesSchema = unknown()
-    .transform((document, ctx) => {
-    const { rules, problems } = resolveMetricRules(document);
-    if (problems.length === 0)
-        return rules;
-    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
-    return NEVER;
-});
-// ------------------------------------------------------------------------------------ reports
-/**
- * Parses a metrics report. Python's `json.dump` writes bare NaN and Infinity, which JSON does not
- * allow: those tokens (outside strings) are read as the strings "NaN", "Infinity", "-Infinity",
- * so the metric is reported as not a number instead of the whole file being refused.
- */
-function parseMetricsJson(source) {
-    try {
-        return JSON.parse(source);
-    }
-    catch (error) {
-        const rewritten = quoteNonFinite(source);
-        if (rewritten === source)
-            throw error;
-        try {
-            return JSON.parse(rewritten);
-        }
-        catch {
-            throw error;
-        }
-    }
-}
-function quoteNonFinite(source) {
-    let out = '';
-    let inString = false;
-    for (let i = 0; i < source.length; i++) {
-        const char = source[i];
-        if (inString) {
-            out += char;
-            if (char === '\\')
-                out += source[++i] ?? '';
-            else if (char === '"')
-                inString = false;
-            continue;
-        }
-        if (char === '"') {
-            inString = true;
-            out += char;
-            continue;
-        }
-        const token = ['-Infinity', 'Infinity', 'NaN'].find((word) => source.startsWith(word, i) && !/[A-Za-z0-9_]/.test(source[i + word.length] ?? ''));
-        if (token && !/[A-Za-z0-9_]/.test(source[i - 1] ?? '')) {
-            out += `"${token}"`;
-            i += token.length - 1;
-            continue;
-        }
-        out += char;
-    }
-    return out;
-}
-/** The value at a dotted path. An exact key wins over a nested path, so `{"eval.accuracy": 0.9}` and `{"eval": {"accuracy": 0.9}}` both work. Own keys only. */
-function lookupMetric(report, path) {
-    const found = find(report, path);
-    if (found === undefined)
-        return { kind: 'missing' };
-    if (typeof found === 'number' && Number.isFinite(found))
-        return { kind: 'number', value: found };
-    if (found === 'NaN' || found === 'Infinity' || found === '-Infinity')
-        return { kind: 'invalid', what: found };
-    return { kind: 'invalid', what: found === null ? 'null' : show(found) };
-}
-function find(value, path) {
-    if (value === null || typeof value !== 'object')
-        return undefined;
-    const record = value;
-    if (Object.hasOwn(record, path))
-        return record[path];
-    for (let dot = path.indexOf('.'); dot > 0; dot = path.indexOf('.', dot + 1)) {
-        const head = path.slice(0, dot);
-        if (!Object.hasOwn(record, head))
-            continue;
-        const inner = find(record[head], path.slice(dot + 1));
-        if (inner !== undefined)
-            return inner;
-    }
-    return undefined;
-}
 // ------------------------------------------------------------------------------------ comparison
 /** Float noise (0.93 − 0.91 = 0.020000000000000018) must not decide a verdict at a limit. */
 const round = (value) => Number(value.toPrecision(12));
@@ -19637,74 +19187,11 @@ function comparisonSummary(result) {
 function failureMessage(result) {
     return `Candidate model fails on ${result.failing.length} metric(s): ${result.failing.map((metric) => `${metric.metric} (${metric.detail})`).join('; ')}`;
 }
-// ------------------------------------------------------------------------------------ reading
-/** A path relative to the workspace, without `..` segments. */
-const WORKSPACE_PATH = /^(?![/~])(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-const MAX_REPORT_BYTES = (/* unused pure expression or super */ null && (10 * 1024 * 1024));
-/** Reads a metrics report (a JSON object) from the workspace; a link that leads outside it is refused. Errors name the input. */
-function readMetricsFile(workspace, path, input) {
-    const fail = (message) => {
-        throw new ConfigurationError(`Input '${input}': ${message}`);
-    };
-    let real;
-    try {
-        real = realpathSync(join(workspace, path));
-    }
-    catch {
-        return fail(`no file at ${path} in the workspace; expected the path of a JSON metrics report relative to the workspace`);
-    }
-    const inside = relative(realpathSync(workspace), real);
-    if (inside === '' || inside === '..' || inside.startsWith('../') || isAbsolute(inside))
-        return fail(`${path} leads outside the workspace; expected a file in the workspace`);
-    const stat = statSync(real);
-    if (!stat.isFile())
-        return fail(`${path} is not a file; expected a JSON metrics report`);
-    if (stat.size > MAX_REPORT_BYTES)
-        return fail(`${path} is ${stat.size} bytes; at most ${MAX_REPORT_BYTES} are read`);
-    let document;
-    try {
-        document = parseMetricsJson(readFileSync(real, 'utf8'));
-    }
-    catch (error) {
-        return fail(`${path} is not valid JSON (${error.message.split('\n')[0]}); expected a JSON object of metrics`);
-    }
-    if (document === null || typeof document !== 'object' || Array.isArray(document))
-        return fail(`${path} holds ${show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
-    return document;
-}
 
-;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/event.ts
 
 
 
-/**
- * Event classification (pure): which kind of run a GitHub event is, and what the pipeline does
- * for it — gates, canary shape, thresholds and the canary-monitor policy.
- *
- * Commit messages, pull-request titles and bodies, and branch names are written by anyone who can
- * push or open a pull request. They are only ever *tested* here (a prefix, a marker, an equality),
- * never copied: every field of a Plan comes from a fixed vocabulary, from the options (the workflow
- * author's inputs), or from a value that matched a strict pattern (a semver tag, a 40-hex sha).
- * So a crafted message or branch can select one of the fixed plans, and nothing else.
- */
-const PLAN_KINDS = ['normal', 'release', 'model', 'hotfix', 'none'];
-/** Every gate the pipeline knows, in the order they run. */
-const GATES = ['lint', 'typecheck', 'unit', 'integration', 'security-scan', 'load-test'];
-/** A comma-separated list of gate names, or `none`. */
-const GATE_LIST = new RegExp(`^(?:none|(?:${GATES.join('|')})(?:\\s*,\\s*(?:${GATES.join('|')}))*)$`);
-/** `integration, load-test` → ['integration', 'load-test']; `none` → []. Call after GATE_LIST matched. */
-function parseGateList(list) {
-    if (list.trim() === 'none')
-        return [];
-    return list
-        .split(',')
-        .map((name) => name.trim())
-        .filter((name) => GATES.includes(name));
-}
-/** An image repository without a tag, e.g. `ghcr.io/org/agent-loop`. */
-const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-/** A git branch name: no `..`, no leading or trailing slash, no spaces or shell characters. */
-const BRANCH_NAME = /^(?!.*\.\.)(?![/.])(?!.*[/.]$)[A-Za-z0-9._/-]+$/;
 /** The only sentences `reason` can hold. */
 const REASONS = {
     pushMain: 'Push to the main branch: normal deploy.',
@@ -19725,14 +19212,6 @@ const REASONS = {
 /** vX.Y.Z with an optional -rc.N, no leading zeros, nothing else. */
 const RELEASE_TAG = /^v(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})(?:-rc\.(?:0|[1-9]\d{0,8}))?$/;
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
-/** The procedure's canary figures; a hotfix is watched twice as long against tighter limits. */
-const FIGURES = {
-    normal: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    release: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    model: { canarySteps: [10, 25, 50, 100], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    hotfix: { canarySteps: [10], canaryDurationSeconds: 600, errorThreshold: 0.005, latencyP95Ms: 1500 },
-    none: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-};
 // ------------------------------------------------------------------------------------ payload access
 /** A field of an untrusted JSON value, or undefined when any step is missing or not an object. */
 function get(value, ...path) {
@@ -19744,7 +19223,7 @@ function get(value, ...path) {
     }
     return current;
 }
-const plan_text = (value) => (typeof value === 'string' ? value : '');
+const event_text = (value) => (typeof value === 'string' ? value : '');
 function hasMarker(marker, ...texts) {
     const needle = marker.toLowerCase();
     return texts.some((candidate) => candidate.toLowerCase().includes(needle));
@@ -19760,7 +19239,7 @@ const decide = (kind, reason, tag = null, sha = null) => ({
 });
 function classifyPush(event, options) {
     const { payload } = event;
-    const ref = event.ref || plan_text(get(payload, 'ref'));
+    const ref = event.ref || event_text(get(payload, 'ref'));
     if (get(payload, 'deleted') === true)
         return decide('none', REASONS.deletedRef);
     const tag = tagOf(ref);
@@ -19768,7 +19247,7 @@ function classifyPush(event, options) {
         return RELEASE_TAG.test(tag) ? decide('release', REASONS.releaseTag, tag) : decide('none', REASONS.otherTag);
     const branch = branchOf(ref);
     if (branch === options.mainBranch) {
-        return hasMarker(options.modelMarker, plan_text(get(payload, 'head_commit', 'message')))
+        return hasMarker(options.modelMarker, event_text(get(payload, 'head_commit', 'message')))
             ? decide('model', REASONS.pushMainModel)
             : decide('normal', REASONS.pushMain);
     }
@@ -19779,14 +19258,14 @@ function classifyPush(event, options) {
 function classifyPullRequest(event, options) {
     const pr = get(event.payload, 'pull_request');
     const merged = get(event.payload, 'action') === 'closed' && get(pr, 'merged') === true;
-    if (!merged || plan_text(get(pr, 'base', 'ref')) !== options.mainBranch)
+    if (!merged || event_text(get(pr, 'base', 'ref')) !== options.mainBranch)
         return decide('none', REASONS.pullRequestOpen);
     // GITHUB_SHA of a pull_request event is a test merge; the commit that landed is merge_commit_sha.
-    const mergeSha = plan_text(get(pr, 'merge_commit_sha')).toLowerCase();
+    const mergeSha = event_text(get(pr, 'merge_commit_sha')).toLowerCase();
     const sha = COMMIT_SHA.test(mergeSha) ? mergeSha : null;
-    if (isHotfix(plan_text(get(pr, 'head', 'ref')), options.hotfixPrefix))
+    if (isHotfix(event_text(get(pr, 'head', 'ref')), options.hotfixPrefix))
         return decide('hotfix', REASONS.mergedHotfix, null, sha);
-    if (hasMarker(options.modelMarker, plan_text(get(pr, 'title')), plan_text(get(pr, 'body'))))
+    if (hasMarker(options.modelMarker, event_text(get(pr, 'title')), event_text(get(pr, 'body'))))
         return decide('model', REASONS.mergedMainModel, null, sha);
     return decide('normal', REASONS.mergedMain, null, sha);
 }
@@ -19796,14 +19275,14 @@ function classifyDispatch(event) {
         return decide('normal', REASONS.dispatch);
     // The value is not echoed: say what is accepted instead.
     if (typeof chosen !== 'string' || !PLAN_KINDS.includes(chosen)) {
-        throw new errors_ConfigurationError(`workflow_dispatch input 'kind': expected one of ${PLAN_KINDS.join(', ')}`);
+        throw new ConfigurationError(`workflow_dispatch input 'kind': expected one of ${PLAN_KINDS.join(', ')}`);
     }
     const kind = chosen;
     if (kind !== 'release')
         return decide(kind, REASONS.dispatchKind);
     const tag = tagOf(event.ref);
     if (tag === null || !RELEASE_TAG.test(tag)) {
-        throw new errors_ConfigurationError(`workflow_dispatch input 'kind': release needs the run to start from a release tag (vX.Y.Z or vX.Y.Z-rc.N, "Use workflow from" a tag)`);
+        throw new ConfigurationError(`workflow_dispatch input 'kind': release needs the run to start from a release tag (vX.Y.Z or vX.Y.Z-rc.N, "Use workflow from" a tag)`);
     }
     return decide('release', REASONS.dispatchKind, tag);
 }
@@ -19819,6 +19298,37 @@ function decideKind(event, options) {
             return decide('none', REASONS.otherEvent);
     }
 }
+const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+/** The event from the runner's variables. The payload is untrusted text: a parse error is reported without quoting it. */
+function readEvent(env = process.env) {
+    const path = env.GITHUB_EVENT_PATH;
+    if (!path)
+        throw new ConfigurationError('GITHUB_EVENT_PATH is not set: run this action in a GitHub Actions workflow');
+    let payload;
+    try {
+        if ((0,external_node_fs_namespaceObject.statSync)(path).size > MAX_EVENT_BYTES)
+            throw new Error('too large');
+        payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+    }
+    catch {
+        throw new ConfigurationError('GITHUB_EVENT_PATH: the event payload is not a readable JSON file');
+    }
+    return { name: env.GITHUB_EVENT_NAME ?? '', payload, ref: env.GITHUB_REF ?? '', sha: env.GITHUB_SHA ?? '' };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
+
+
+
+
+/** The procedure's canary figures; a hotfix is watched twice as long against tighter limits. */
+const FIGURES = {
+    normal: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    release: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    model: { canarySteps: [10, 25, 50, 100], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    hotfix: { canarySteps: [10], canaryDurationSeconds: 600, errorThreshold: 0.005, latencyP95Ms: 1500 },
+    none: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+};
 // ------------------------------------------------------------------------------------ plan
 /** A canary-monitor policy holding the plan's figures; the rules it names override the defaults of the same name. */
 function planPolicy(kind, figures) {
@@ -19837,7 +19347,7 @@ function classify(event, options) {
     const decision = decideKind(event, options);
     const sha = decision.sha ?? event.sha.toLowerCase();
     if (!COMMIT_SHA.test(sha))
-        throw new errors_ConfigurationError('GITHUB_SHA: expected a 40-character hexadecimal commit sha');
+        throw new ConfigurationError('GITHUB_SHA: expected a 40-character hexadecimal commit sha');
     const { kind } = decision;
     const version = decision.tag ?? `sha-${sha.slice(0, 7)}`;
     const figures = FIGURES[kind];
@@ -19861,23 +19371,6 @@ function classify(event, options) {
         model: kind === 'model',
         reason: decision.reason,
     };
-}
-const MAX_EVENT_BYTES = 64 * 1024 * 1024;
-/** The event from the runner's variables. The payload is untrusted text: a parse error is reported without quoting it. */
-function readEvent(env = process.env) {
-    const path = env.GITHUB_EVENT_PATH;
-    if (!path)
-        throw new errors_ConfigurationError('GITHUB_EVENT_PATH is not set: run this action in a GitHub Actions workflow');
-    let payload;
-    try {
-        if ((0,external_node_fs_namespaceObject.statSync)(path).size > MAX_EVENT_BYTES)
-            throw new Error('too large');
-        payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-    }
-    catch {
-        throw new errors_ConfigurationError('GITHUB_EVENT_PATH: the event payload is not a readable JSON file');
-    }
-    return { name: env.GITHUB_EVENT_NAME ?? '', payload, ref: env.GITHUB_REF ?? '', sha: env.GITHUB_SHA ?? '' };
 }
 /** The plan as the step summary shows it: the title says what deploys where, a table says how. */
 function planSummary(plan) {
