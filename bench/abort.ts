@@ -16,18 +16,18 @@
  *
  *   npx tsx bench/abort.ts [--repeats 5] [--abort-from dist|source] [--cost-seconds 10] [--timeline]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { deploy, type AppState } from '@agent-loop/shared';
-import { connect, script, type Remote } from '@agent-loop/shared/hosts';
-import { abortWaitCommand } from '@agent-loop/shared/procedures';
-import { startLab, type Lab, type LabHost } from '../test/lab/index';
+import { connect } from '@agent-loop/shared/hosts';
+import { startLab } from '../test/lab/index';
 import { startTraffic } from '../test/lab/traffic';
 import { deploySettings, labHosts } from '../test/support/deploy-settings';
+import { watchCost } from './abort/cost';
+import { lockPhase, root, served, sleep, started } from './abort/observe';
+import { printReport, type Marks } from './abort/print';
 
 const { values } = parseArgs({
   options: {
@@ -40,134 +40,9 @@ const { values } = parseArgs({
 const repeats = Number(values.repeats);
 const abortFromSource = values['abort-from'] === 'source';
 const costSeconds = Number(values['cost-seconds']);
-const root = path.join(import.meta.dirname, '..');
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
 const fromSource = [tsx, path.join(root, 'cli', 'src', 'index.ts')];
 const built = [path.join(root, 'bin', 'agent-loop')];
-/** Goals (ms): the monitor notices within 1 s (p90); typed → stable on every host, quiet machine and at load 8. */
-const GOALS = { noticed: 1000, quiet: 3000, loaded: 5000 };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The weights nginx has loaded on a host, from its status server (null when it does not answer). */
-function served(lab: Lab, host: LabHost): Promise<{ blue: number; green: number } | null> {
-  return new Promise((resolve) => {
-    const request = http.get(
-      {
-        host: '127.0.0.1',
-        port: host.statusPort,
-        path: `/agent-loop/${lab.app}`,
-        headers: { Host: `agent-loop-${lab.app}` },
-        timeout: 1000,
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => {
-          try {
-            resolve((JSON.parse(body) as { weights: { blue: number; green: number } }).weights);
-          } catch {
-            resolve(null);
-          }
-        });
-      },
-    );
-    request.on('error', () => resolve(null));
-    request.on('timeout', () => request.destroy());
-  });
-}
-
-/** The phase of the run that holds a host's lock ('' when nobody does). */
-function lockPhase(lab: Lab, host: LabHost): string {
-  try {
-    return (
-      (JSON.parse(readFileSync(`${host.stateDir}/${lab.app}/lock/owner.json`, 'utf8')) as { phase?: string }).phase ??
-      '?'
-    );
-  } catch {
-    return existsSync(`${host.stateDir}/${lab.app}/lock`) ? '?' : '';
-  }
-}
-
-/** A command line started with its output kept, each line with the time it came. */
-function started(argv: string[], env: Record<string, string>) {
-  const [command, ...args] = argv as [string, ...string[]];
-  const child: ChildProcess = spawn(command, args, {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
-  });
-  const lines: Array<{ at: number; line: string }> = [];
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push({ at: Date.now(), line });
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<{ code: number; at: number }>((resolve) =>
-    child.on('close', (code) => resolve({ code: code ?? -1, at: Date.now() })),
-  );
-  const seen = (pattern: RegExp) => lines.find((entry) => pattern.test(entry.line));
-  return { child, lines, exited, seen, text: () => lines.map((entry) => entry.line).join('\n') };
-}
-
-/** CPU (ms) of a lab host's sshd and every process under it, reaped ones included. */
-function sshdTreeCpuMs(host: LabHost): number {
-  const tick = 100; // USER_HZ on Linux
-  const listener = Number(readFileSync(path.join(host.dir, 'sshd.pid'), 'utf8').trim());
-  const children = new Map<number, number[]>();
-  const cpu = new Map<number, number>();
-  for (const entry of readdirProc()) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const parent = Number(fields[1]);
-      // utime, stime, cutime, cstime: fields 14–17 of stat, 12–15 after the name.
-      cpu.set(
-        entry,
-        [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index]), 0),
-      );
-      children.set(parent, [...(children.get(parent) ?? []), entry]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  let total = 0;
-  const visit = (pid: number) => {
-    total += cpu.get(pid) ?? 0;
-    for (const child of children.get(pid) ?? []) visit(child);
-  };
-  visit(listener);
-  return (total * 1000) / tick;
-}
-
-function readdirProc(): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number);
-}
-
-/** Host-side CPU per second of one way of watching for an abort, over one connection, for `seconds`. */
-async function watchCost(host: LabHost, remote: Remote, abortPath: string, way: string): Promise<number> {
-  const before = sshdTreeCpuMs(host);
-  const end = Date.now() + costSeconds * 1000;
-  if (way === 'wait') await remote.run(abortWaitCommand(abortPath, costSeconds), { timeoutMs: 60_000 });
-  else {
-    const every = way === 'poll 1 s' ? 1000 : 200;
-    const read = script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [abortPath]);
-    while (Date.now() < end) {
-      const next = Date.now() + every;
-      await remote.run(read, { timeoutMs: 5000 });
-      await sleep(Math.max(0, next - Date.now()));
-    }
-  }
-  await sleep(300);
-  return (sshdTreeCpuMs(host) - before) / costSeconds;
-}
-
-const stats = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
-  return { median: at(0.5), p90: at(0.9), max: sorted.at(-1) ?? Number.NaN };
-};
 
 const lab = await startLab({ hosts: 2 });
 const hosts = labHosts(lab);
@@ -187,15 +62,15 @@ const env = {
 const ordered = [...hosts]
   .sort((a, b) => (a.target.label < b.target.label ? -1 : a.target.label > b.target.label ? 1 : 0))
   .map((spec) => lab.hosts.find((host) => host.sshPort === spec.target.port)!);
-const marks = {
-  asked: [] as number[],
-  noticed: [] as number[],
-  noticedAfterAsked: [] as number[],
-  released: [[], []] as number[][],
-  taken: [[], []] as number[][],
-  serving: [[], []] as number[][],
-  everyHost: [] as number[],
-  done: [] as number[],
+const marks: Marks = {
+  asked: [],
+  noticed: [],
+  noticedAfterAsked: [],
+  released: [[], []],
+  taken: [[], []],
+  serving: [[], []],
+  everyHost: [],
+  done: [],
 };
 const loads: number[] = [];
 const costs: Record<string, number> = {};
@@ -289,7 +164,8 @@ try {
   });
   try {
     const abortPath = `${host.stateDir}/${lab.app}/abort`;
-    for (const way of ['wait', 'poll 1 s', 'poll 0.2 s']) costs[way] = await watchCost(host, remote, abortPath, way);
+    for (const way of ['wait', 'poll 1 s', 'poll 0.2 s'])
+      costs[way] = await watchCost(host, remote, abortPath, way, costSeconds);
   } finally {
     remote.close();
   }
@@ -297,42 +173,4 @@ try {
   await lab.stop();
 }
 
-const ms = (value: number) => `${Math.round(value)} ms`.padStart(8);
-const row = (label: string, xs: number[], goal = '') => {
-  const { median, p90, max } = stats(xs);
-  console.log(`${label.padEnd(56)} ${ms(median)} ${ms(p90)} ${ms(max)}  ${goal}`);
-};
-const load = `load average (1 min) when abort was typed: ${loads.map((l) => l.toFixed(1)).join(', ')}`;
-console.log(
-  `\nabort end to end — ${new Date().toISOString()}; ${repeats} run(s); 2 lab hosts, 20 req/s each through nginx; ` +
-    `abort from ${abortFromSource ? 'cli/src (tsx)' : 'bin/agent-loop (cli/dist)'}, monitor from cli/src (tsx); ` +
-    `node ${process.version}`,
-);
-console.log(`${load}; ${os.cpus().length} cores`);
-console.log(`${'from abort typed (ms)'.padEnd(56)}   median      p90      max  goal`);
-row('→ abort request written on a host', marks.asked);
-row('→ monitor noticed', marks.noticed);
-row('  abort request → monitor noticed', marks.noticedAfterAsked, `≤ ${GOALS.noticed} ms (p90)`);
-ordered.forEach((host, index) => row(`→ monitor's lock released on ${host.name}`, marks.released[index]!));
-ordered.forEach((host, index) => row(`→ the abort's lock taken on ${host.name}`, marks.taken[index]!));
-ordered.forEach((host, index) => row(`→ stable serving 100% on ${host.name}`, marks.serving[index]!));
-const loaded = Math.max(...loads) > 4;
-row(
-  '→ stable serving 100% on every host',
-  marks.everyHost,
-  `≤ ${GOALS.quiet} ms quiet, ≤ ${GOALS.loaded} ms at load 8 (here: ${loaded ? 'loaded' : 'quiet'})`,
-);
-row('→ abort command exited', marks.done);
-const notice = stats(marks.noticedAfterAsked).p90;
-const every = stats(marks.everyHost).max;
-console.log(
-  `goals met: notice ${notice <= GOALS.noticed ? 'yes' : 'NO'}; ` +
-    `end to end ${every <= (loaded ? GOALS.loaded : GOALS.quiet) ? 'yes' : 'NO'} (max, against the ${loaded ? 'load-8' : 'quiet'} goal)`,
-);
-console.log(`requests: ${sent} sent, ${failed} failed or non-2xx`);
-console.log(
-  `\nhost-side CPU of watching for an abort, one idle connection, ${costSeconds} s each (sshd and its children):`,
-);
-for (const [way, cost] of Object.entries(costs))
-  console.log(`  ${way.padEnd(12)} ${cost.toFixed(1)} ms of CPU per second`);
-console.log(`\ncommand: npx tsx bench/abort.ts --repeats ${repeats}${abortFromSource ? ' --abort-from source' : ''}`);
+printReport({ marks, ordered, loads, costs, sent, failed, repeats, abortFromSource, costSeconds });
