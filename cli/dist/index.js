@@ -21797,7 +21797,8 @@ function parallel_settleLimit(items, limit, task) {
  * hosts it was written on.
  */
 async function setHold(specs, settings, request) {
-    const done = [];
+    // Each host's label at its place in the input, so the list does not depend on which answered first.
+    const done = specs.map(() => undefined);
     const body = request
         ? JSON.stringify({
             runId: settings.run.runId,
@@ -21806,7 +21807,7 @@ async function setHold(specs, settings, request) {
             time: new Date(settings.clock.now()).toISOString(),
         })
         : '';
-    const results = await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+    const results = await parallel_settleLimit(specs, settings.maxParallel, async (spec, index) => {
         const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
             const paths = statePaths(spec.stateDir, settings.app);
@@ -21816,7 +21817,7 @@ async function setHold(specs, settings, request) {
             await ssh_runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
                 stdin: body,
             });
-            done.push(remote.label);
+            done[index] = remote.label;
         }
         finally {
             remote.close();
@@ -21825,7 +21826,7 @@ async function setHold(specs, settings, request) {
     const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
     if (failed.length > 0)
         throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
-    return done;
+    return done.filter((label) => label !== undefined);
 }
 
 ;// CONCATENATED MODULE: external "node:path"

@@ -12,7 +12,8 @@ export async function setHold(
   settings: SessionSettings,
   request: { reason: string } | null,
 ): Promise<string[]> {
-  const done: string[] = [];
+  // Each host's label at its place in the input, so the list does not depend on which answered first.
+  const done: Array<string | undefined> = specs.map(() => undefined);
   const body = request
     ? JSON.stringify({
         runId: settings.run.runId,
@@ -21,7 +22,7 @@ export async function setHold(
         time: new Date(settings.clock.now()).toISOString(),
       })
     : '';
-  const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
+  const results = await settleLimit(specs, settings.maxParallel, async (spec, index) => {
     const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
     try {
       const paths = statePaths(spec.stateDir, settings.app);
@@ -35,7 +36,7 @@ export async function setHold(
       await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
         stdin: body,
       });
-      done.push(remote.label);
+      done[index] = remote.label;
     } finally {
       remote.close();
     }
@@ -45,5 +46,5 @@ export async function setHold(
     throw new Error(
       `the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`,
     );
-  return done;
+  return done.filter((label): label is string => label !== undefined);
 }
